@@ -1,0 +1,1 @@
+"""naq.connection.decorators: inject connections, monitor calls, retry transient failures."""

@@ -1,0 +1,1 @@
+"""naq.connection.utils: connection metrics, monitoring, health checks and the naq-connection CLI."""

@@ -1,0 +1,1 @@
+"""naq.testing: pytest toolkit for code that uses NATS."""
