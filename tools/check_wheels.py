@@ -91,7 +91,9 @@ def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     print("+", " ".join(cmd), flush=True)
     result = subprocess.run(cmd, text=True, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
     if result.returncode != 0:
-        raise CheckFailed(f"command failed ({result.returncode}): {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
+        raise CheckFailed(
+            f"command failed ({result.returncode}): {' '.join(cmd)}\n{result.stdout}\n{result.stderr}"
+        )
     return result  # type: ignore[no-any-return]
 
 
@@ -112,7 +114,9 @@ def check_namespace(wheels: dict[str, Path]) -> None:
     for dist in DISTRIBUTIONS:
         names = set(zipfile.ZipFile(wheels[dist.name]).namelist())
         if "naq/__init__.py" in names:
-            raise CheckFailed(f"{wheels[dist.name].name} ships naq/__init__.py: naq must stay a PEP 420 namespace")
+            raise CheckFailed(
+                f"{wheels[dist.name].name} ships naq/__init__.py: naq must stay a PEP 420 namespace"
+            )
         ships_connection_init = "naq/connection/__init__.py" in names
         if dist.name == "naq-connection-core" and not ships_connection_init:
             raise CheckFailed(f"{wheels[dist.name].name} must ship naq/connection/__init__.py")
@@ -152,7 +156,9 @@ def smoke_install(dist: Distribution, wheel: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--no-smoke", action="store_true", help="skip the fresh-venv installs")
     args = parser.parse_args(argv)
     try:

