@@ -56,9 +56,9 @@ class Slot:
     """A pool position: the connection, the task opening it and the handles derived from it."""
 
     __slots__ = (
+        "conn",
         "connecting",
         "connection_id",
-        "conn",
         "index",
         "js",
         "js_by_options",

@@ -7,7 +7,6 @@ Uses urllib with proxies disabled: test traffic goes to loopback only, never thr
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any

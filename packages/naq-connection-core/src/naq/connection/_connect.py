@@ -1,0 +1,190 @@
+"""Pure helpers of the fail-fast connect: nats-py keywords, TLS contexts, teardown of half-built clients.
+
+Nothing here looks anything up through the patch points of :mod:`naq.connection.context_managers`
+(``nats``, ``get_config``, ``logger``, ``asyncio``); that module does the calling, these helpers only
+compute values and tear down objects they are handed.
+
+Why the initial connect differs from the configured reconnect behaviour (nats-py 2.x, checked in
+``nats/aio/client.py``): ``Client.connect`` walks its server pool with the same
+``max_reconnect_attempts`` / ``reconnect_time_wait`` it later uses for reconnects -- each server is
+tried ``max_reconnect_attempts + 1`` times, ``reconnect_time_wait`` apart (~2 minutes with nats-py's
+defaults, whatever ``allow_reconnect`` says). So the initial walk runs with :data:`INITIAL_ATTEMPTS`
+and :data:`INITIAL_TIME_WAIT` (every server tried twice, quickly) and :func:`apply_reconnect_options`
+installs the configured values in ``nc.options`` -- the dict nats-py reads on every reconnect --
+once the connect succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from naq.connection.config import redact
+
+if TYPE_CHECKING:
+    from naq.connection.config import NatsConfig
+
+__all__ = [
+    "DEADLINE_GRACE",
+    "INITIAL_ATTEMPTS",
+    "INITIAL_TIME_WAIT",
+    "MIN_ATTEMPT_TIMEOUT",
+    "abandon",
+    "apply_reconnect_options",
+    "connect_kwargs",
+    "describe",
+    "initial_kwargs",
+]
+
+INITIAL_ATTEMPTS = 1
+"""``max_reconnect_attempts`` during the initial walk: each server is tried twice (1 retry).
+
+nats-py discards a server once its failed attempts exceed this; 0 would mean "forever"."""
+INITIAL_TIME_WAIT = 0.05
+"""``reconnect_time_wait`` (s) during the initial walk: the pause before retrying the same server."""
+MIN_ATTEMPT_TIMEOUT = 0.05
+"""Smallest per-attempt ``connect_timeout`` (s) handed to nats-py once the budget is spent."""
+DEADLINE_GRACE = 0.5
+"""Seconds past ``connection_timeout`` before the hard deadline cancels the connect.
+
+nats-py normally fails by itself within the budget (its per-attempt timeouts are cut to what is
+left); the hard deadline only catches what those timeouts do not cover, well inside the promised
+``connection_timeout + 1 s``."""
+
+_KWARGS_CACHE_LIMIT = 64
+_kwargs_cache: dict[int, tuple[NatsConfig, dict[str, Any]]] = {}
+
+
+def connect_kwargs(config: NatsConfig) -> dict[str, Any]:
+    """nats-py ``connect()`` keywords for ``config`` (without callbacks), as configured.
+
+    Cached per config object (identity; configs are frozen), so the ``ssl.SSLContext`` of
+    ``config.ssl_context()`` is built once per config: the result is shared, copy before changing it.
+    ``tls_hostname`` is always ``None`` (nats-py then verifies the URL's host name; NatsConfig has no
+    override). Every keyword is checked against ``nats.aio.client.Client.connect``; note nats-py's
+    ``connect_timeout`` (ours is ``connection_timeout``) and that ``user_credentials`` /
+    ``nkeys_seed`` take file paths.
+    """
+    hit = _kwargs_cache.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    kwargs: dict[str, Any] = {
+        "servers": list(config.servers),
+        "name": config.client_name,
+        "connect_timeout": config.connection_timeout,
+        "reconnect_time_wait": config.reconnect_time_wait,
+        "max_reconnect_attempts": config.max_reconnect_attempts,
+        "ping_interval": config.ping_interval,
+        "max_outstanding_pings": config.max_outstanding_pings,
+        "allow_reconnect": config.allow_reconnect,
+        "drain_timeout": config.drain_timeout,
+        "flush_timeout": config.flush_timeout,
+        "user": config.user,
+        "password": config.password,
+        "token": config.token,
+        "user_credentials": config.creds_file,
+        "nkeys_seed": config.nkeys_seed_file,
+        "tls": config.ssl_context(),
+        "tls_hostname": None,
+        "tls_handshake_first": config.tls.handshake_first,
+    }
+    if len(_kwargs_cache) >= _KWARGS_CACHE_LIMIT:
+        _kwargs_cache.clear()
+    _kwargs_cache[id(config)] = (config, kwargs)
+    return kwargs
+
+
+def initial_kwargs(config: NatsConfig, attempt_timeout: float) -> dict[str, Any]:
+    """Keywords for nats-py's own ``Client.connect`` during the fail-fast initial walk (a new dict).
+
+    Every server is tried (``allow_reconnect`` on, so a timeout or protocol error on one server moves
+    on to the next instead of raising), at most twice, ``INITIAL_TIME_WAIT`` apart, each attempt
+    bounded by ``attempt_timeout``.
+    """
+    kwargs = dict(connect_kwargs(config))
+    kwargs["connect_timeout"] = attempt_timeout
+    kwargs["max_reconnect_attempts"] = INITIAL_ATTEMPTS
+    kwargs["reconnect_time_wait"] = min(INITIAL_TIME_WAIT, config.reconnect_time_wait)
+    kwargs["allow_reconnect"] = True
+    return kwargs
+
+
+def apply_reconnect_options(conn: Any, config: NatsConfig) -> None:
+    """After a successful initial connect: reconnects follow the configured values.
+
+    nats-py reads ``nc.options[...]`` afresh on every reconnect attempt (``_select_next_server``,
+    ``_process_op_err``, ``_attempt_reconnect``), so replacing the initial-walk values here is enough.
+    """
+    options = conn.options
+    options["connect_timeout"] = config.connection_timeout
+    options["max_reconnect_attempts"] = config.max_reconnect_attempts
+    options["reconnect_time_wait"] = config.reconnect_time_wait
+    options["allow_reconnect"] = config.allow_reconnect
+
+
+def abandon(conn: Any) -> None:
+    """Tear down a nats-py client synchronously: no awaits, so it cannot be interrupted.
+
+    For a client that never finished connecting (``close()`` would raise ``AssertionError`` or wait
+    on a server that never answers) and for a ``close()`` that timed out or was cancelled. It marks
+    the client closed (so nats-py's own tasks stop instead of reconnecting), cancels its read, ping,
+    flusher and reconnect tasks, and aborts the socket (no flushing of buffered writes to a peer
+    that may never read them). Tolerates foreign objects and half-initialised clients; never raises.
+    """
+    with contextlib.suppress(Exception):  # best effort on foreign objects
+        conn._status = 2  # nats.aio.client.Client.CLOSED
+    for name in ("_reading_task", "_ping_interval_task", "_flusher_task", "_reconnection_task"):
+        task = getattr(conn, name, None)
+        cancel = getattr(task, "cancel", None)
+        if cancel is not None:
+            with contextlib.suppress(Exception):
+                cancel()
+    _cancel_subscriptions(conn)
+    transport = getattr(conn, "_transport", None)
+    if transport is None:
+        return
+    # TcpTransport keeps the raw writer and, after a TLS upgrade, the TLS writer: abort both.
+    for attr in ("_io_writer", "_bare_io_writer"):
+        writer = getattr(transport, attr, None)
+        raw = getattr(writer, "transport", None)
+        abort = getattr(raw, "abort", None)
+        if abort is not None:
+            with contextlib.suppress(Exception):
+                abort()
+    with contextlib.suppress(Exception):
+        transport.close()  # WebSocket transports and anything else
+
+
+def _cancel_subscriptions(conn: Any) -> None:
+    """What nats-py's ``_close`` does for subscriptions: stop their message tasks and waiters."""
+    subs = getattr(conn, "_subs", None)
+    if not isinstance(subs, dict):
+        return
+    for sub in list(subs.values()):
+        try:
+            task = sub._wait_for_msgs_task
+            if task is not None and not task.done():
+                task.cancel()
+            if sub._message_iterator is not None:
+                sub._message_iterator._cancel()
+            pending = sub._pending_next_msgs_calls
+            if pending:
+                for waiter in pending.values():
+                    waiter.cancel()
+                pending.clear()
+        except Exception:  # noqa: S110 -- best effort, never raise from a teardown
+            pass
+    subs.clear()
+
+
+def describe(exc: BaseException | None, secrets: tuple[str | None, ...] = ()) -> str:
+    """One redacted line naming ``exc``: ``"ConnectionRefusedError: [Errno 111] ..."``."""
+    if exc is None:
+        return "unknown error"
+    text = " ".join(str(exc).split())
+    name = type(exc).__name__
+    if not text:
+        return name
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{name}: {redact(text, secrets)}"

@@ -1,0 +1,332 @@
+"""Per-connection lifecycle state and the quiet, safe nats-py callbacks.
+
+One :class:`Lifecycle` per connection attempt. Its ``async`` methods are handed to nats-py as
+``error_cb`` / ``disconnected_cb`` / ``reconnected_cb`` / ``closed_cb``. Each logs at most one line
+(redacted, never a traceback) through the logger it was given -- ``naq.connection.context_managers.logger``
+as it was when the connection was opened -- publishes a :class:`~naq.connection.events.ConnectionEvent`
+when someone listens, and never raises: nats-py stops its reconnect loop when a callback raises.
+
+Log levels: attempts that fail during the initial connect and lifecycle noise of healthy
+connections (connected, closed) are DEBUG; a failed initial connect is INFO (the caller also gets
+the exception); lost server and async errors are WARNING; reconnected is INFO.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import nats.errors as nats_errors
+
+from naq.connection import events
+from naq.connection._connect import MIN_ATTEMPT_TIMEOUT, describe
+from naq.connection.config import redact_url
+from naq.connection.events import ConnectionEvent, ConnectionEventKind
+
+if TYPE_CHECKING:
+    from naq.connection.config import NatsConfig
+
+__all__ = ["ATTRIBUTE", "Lifecycle", "lifecycle_of"]
+
+ATTRIBUTE = "_naq_lifecycle"
+"""Attribute under which a connection opened by core carries its :class:`Lifecycle`."""
+
+_ids = itertools.count(1)
+
+
+def lifecycle_of(conn: object) -> Lifecycle | None:
+    """The :class:`Lifecycle` of a connection opened by core, else ``None`` (foreign or mock objects)."""
+    state = getattr(conn, ATTRIBUTE, None)
+    return state if isinstance(state, Lifecycle) else None
+
+
+def server_of(conn: Any) -> str | None:
+    """The redacted URL of the server ``conn`` uses (or last used, while reconnecting); never raises."""
+    try:
+        current = getattr(conn, "_current_server", None)  # nats-py keeps it while disconnected
+        url = getattr(current, "uri", None)
+        if url is None:
+            url = conn.connected_url
+        text = url.geturl() if url is not None else None
+        return redact_url(text) if isinstance(text, str) else None
+    except Exception:
+        return None
+
+
+_DISCONNECT_ERRORS: tuple[type[BaseException], ...] = (
+    nats_errors.UnexpectedEOF,
+    nats_errors.StaleConnectionError,
+    ConnectionError,  # reset, aborted, broken pipe, refused (reconnect attempts)
+)
+"""Errors nats-py reports through ``error_cb`` right before it disconnects: reported with the
+DISCONNECTED line and event, not as separate ERROR warnings."""
+
+
+def _reconnect_plan(config: NatsConfig) -> str:
+    if not config.allow_reconnect:
+        return "not reconnecting (allow_reconnect is off)"
+    attempts = config.max_reconnect_attempts
+    times = "forever" if attempts <= 0 else f"up to {attempts} times per server"
+    return f"reconnecting {times}, {config.reconnect_time_wait:g} s apart"
+
+
+class Lifecycle:
+    """State of one connection: id, timings, last error, and the nats-py callbacks."""
+
+    __slots__ = (
+        "attempt_timeout",
+        "client_name",
+        "closed_emitted",
+        "closing",
+        "config",
+        "conn",
+        "connected_at",
+        "connecting",
+        "connection_id",
+        "deadline",
+        "disconnected",
+        "last_error",
+        "logger",
+        "pooled",
+        "started",
+    )
+
+    def __init__(self, config: NatsConfig, *, pooled: bool, logger: logging.Logger) -> None:
+        self.config = config
+        self.connection_id = next(_ids)
+        self.client_name = config.client_name
+        self.pooled = pooled
+        self.logger = logger
+        self.conn: Any = None
+        self.connecting = True
+        self.closing = False
+        self.closed_emitted = False
+        self.disconnected = False
+        """A DISCONNECTED was reported and no RECONNECTED since (nats-py calls disconnected_cb again
+        from the close that follows giving up)."""
+        self.last_error: BaseException | None = None
+        self.started = time.monotonic()
+        self.connected_at = 0.0
+        self.deadline = 0.0
+        """Monotonic time by which the initial connect must be done (0: not bounded here)."""
+        self.attempt_timeout = 0.0
+        """Per-attempt timeout of the initial walk (0: do not adjust nats-py's ``connect_timeout``)."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values of the config (password, token, URL credentials), masked in every message."""
+        try:
+            return self.config.secret_values()
+        except Exception:
+            return ()
+
+    def describe(self, exc: BaseException | None) -> str:
+        return describe(exc, self.secrets())
+
+    def servers_text(self) -> str:
+        try:
+            return ", ".join(self.config.redacted_servers())
+        except Exception:
+            return "<servers>"
+
+    def emit(
+        self,
+        kind: ConnectionEventKind,
+        *,
+        server: str | None = None,
+        duration: float | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Publish one event (callers check ``events.has_listeners()`` first on hot paths)."""
+        events.emit(
+            ConnectionEvent(
+                kind=kind,
+                connection_id=self.connection_id,
+                client_name=self.client_name,
+                server=server,
+                duration=duration,
+                error=error,
+                error_message=self.describe(error) if error is not None else None,
+                pooled=self.pooled,
+            )
+        )
+
+    # ------------------------------------------------------------------ transitions driven by core
+
+    def on_connecting(self) -> None:
+        try:
+            if events.has_listeners():
+                self.emit(ConnectionEventKind.CONNECTING, server=self.servers_text())
+        except Exception:  # noqa: S110 -- reporting must never break a connect
+            pass
+
+    def on_connected(self, conn: Any) -> None:
+        now = time.monotonic()
+        self.conn = conn
+        self.connecting = False
+        self.connected_at = now
+        try:
+            self._report_connected(conn, now)
+        except Exception:  # noqa: S110 -- the connection exists: a reporting failure must not leak it
+            pass
+
+    def _report_connected(self, conn: Any, now: float) -> None:
+        logger = self.logger
+        listening = events.has_listeners()
+        if listening or logger.isEnabledFor(logging.DEBUG):
+            server = server_of(conn)
+            duration = now - self.started
+            logger.debug(
+                "naq.connection: connection %d (%s) connected to %s in %.1f ms",
+                self.connection_id,
+                self.client_name,
+                server,
+                duration * 1000,
+            )
+            if listening:
+                self.emit(ConnectionEventKind.CONNECTED, server=server, duration=duration)
+
+    def on_connect_failed(self, error: BaseException) -> None:
+        """The initial connect failed (or was cancelled); logs one line, emits CONNECT_FAILED."""
+        self.connecting = False
+        try:
+            self._report_connect_failed(error)
+        except Exception:  # noqa: S110 -- the caller gets the real error, not a logging failure
+            pass
+
+    def _report_connect_failed(self, error: BaseException) -> None:
+        duration = time.monotonic() - self.started
+        self.logger.info(
+            "naq.connection: connection %d (%s) to %s failed after %.2f s: %s",
+            self.connection_id,
+            self.client_name,
+            self.servers_text(),
+            duration,
+            self.describe(error),
+        )
+        if events.has_listeners():
+            self.emit(ConnectionEventKind.CONNECT_FAILED, duration=duration, error=error)
+
+    def on_closed(self) -> None:
+        """Emit CLOSED once per connection, whoever closed it (us or nats-py giving up)."""
+        if self.closed_emitted:
+            return
+        self.closed_emitted = True
+        try:
+            self._report_closed()
+        except Exception:  # noqa: S110 -- closing never raises
+            pass
+
+    def _report_closed(self) -> None:
+        logger = self.logger
+        open_for = time.monotonic() - self.connected_at
+        if self.closing:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "naq.connection: connection %d (%s) closed after %.3f s",
+                    self.connection_id,
+                    self.client_name,
+                    open_for,
+                )
+        else:
+            last = self.last_error or getattr(self.conn, "last_error", None)
+            logger.warning(
+                "naq.connection: connection %d (%s) was closed by the client library after %.1f s "
+                "(reconnect attempts exhausted or fatal error%s)",
+                self.connection_id,
+                self.client_name,
+                open_for,
+                f": {self.describe(last)}" if isinstance(last, BaseException) else "",
+            )
+        if events.has_listeners():
+            self.emit(ConnectionEventKind.CLOSED, server=server_of(self.conn), duration=open_for)
+
+    # ------------------------------------------------------------------ nats-py callbacks (never raise)
+
+    async def error_cb(self, exc: Exception) -> None:
+        """nats-py's error callback: one line, no traceback; during the connect walk, also budgets."""
+        try:
+            if self.connecting:
+                self.last_error = exc
+                self._shrink_attempt_timeout()
+                self.logger.debug(
+                    "naq.connection: connection %d (%s): connect attempt failed: %s",
+                    self.connection_id,
+                    self.client_name,
+                    self.describe(exc),
+                )
+                return
+            conn = self.conn
+            if isinstance(exc, _DISCONNECT_ERRORS) or getattr(conn, "is_reconnecting", False) is True:
+                # the cause of a disconnect, or a failed reconnect attempt: the DISCONNECTED /
+                # RECONNECTED / CLOSED lines say what matters
+                self.last_error = exc
+                self.logger.debug(
+                    "naq.connection: connection %d (%s): %s",
+                    self.connection_id,
+                    self.client_name,
+                    self.describe(exc),
+                )
+                return
+            self.logger.warning(
+                "naq.connection: connection %d (%s) error: %s",
+                self.connection_id,
+                self.client_name,
+                self.describe(exc),
+            )
+            if events.has_listeners():
+                self.emit(ConnectionEventKind.ERROR, server=server_of(conn), error=exc)
+        except Exception:  # noqa: S110 -- a raising callback would stop nats-py's reconnect loop
+            pass
+
+    def _shrink_attempt_timeout(self) -> None:
+        """Cut nats-py's per-attempt ``connect_timeout`` to what is left of the connect budget."""
+        if not self.attempt_timeout or self.conn is None:
+            return
+        remaining = self.deadline - time.monotonic()
+        timeout = max(MIN_ATTEMPT_TIMEOUT, min(self.attempt_timeout, remaining))
+        self.conn.options["connect_timeout"] = timeout
+
+    async def disconnected_cb(self) -> None:
+        """Lost the server (nats-py may reconnect). Our own close also calls this: not reported."""
+        try:
+            if self.closing or self.connecting or self.disconnected:
+                return
+            self.disconnected = True
+            server = server_of(self.conn)
+            cause = self.last_error
+            self.logger.warning(
+                "naq.connection: connection %d (%s) lost server %s%s; %s",
+                self.connection_id,
+                self.client_name,
+                server,
+                f" ({self.describe(cause)})" if cause is not None else "",
+                _reconnect_plan(self.config),
+            )
+            if events.has_listeners():
+                self.emit(ConnectionEventKind.DISCONNECTED, server=server, error=cause)
+        except Exception:  # noqa: S110
+            pass
+
+    async def reconnected_cb(self) -> None:
+        try:
+            self.disconnected = False
+            self.last_error = None
+            server = server_of(self.conn)
+            self.logger.info(
+                "naq.connection: connection %d (%s) reconnected to %s",
+                self.connection_id,
+                self.client_name,
+                server,
+            )
+            if events.has_listeners():
+                self.emit(ConnectionEventKind.RECONNECTED, server=server)
+        except Exception:  # noqa: S110
+            pass
+
+    async def closed_cb(self) -> None:
+        if not self.connecting:
+            self.on_closed()  # never raises

@@ -1,0 +1,633 @@
+"""Async context managers for NATS connections, JetStream contexts and KV / object-store buckets.
+
+::
+
+    async with nats_connection("nats://127.0.0.1:4222") as nc:
+        await nc.publish("subject", b"data")
+
+    async with nats_kv_store("settings", create=True) as kv:
+        await kv.put("key", b"value")
+
+Every helper accepts a :class:`~naq.connection.config.Config`, a
+:class:`~naq.connection.config.NatsConfig`, a URL string (one or comma-separated, applied over the
+global config) or ``None`` (``get_config().nats``), and ``pool=`` to borrow from a
+:class:`~naq.connection.pool.ConnectionPool` instead of connecting (with ``reuse_connections`` on,
+the per-event-loop default pool is used without asking).
+
+Patch points (module attributes looked up at call time): ``nats`` (``nats.connect`` / ``nats.NATS``),
+``get_config``, ``logger`` (``logging.getLogger("naq.connection")``) and ``asyncio``.
+
+Fail fast. nats-py walks its server pool with the reconnect settings (about two minutes with its
+defaults) before raising, even with ``allow_reconnect=False``. :func:`open_connection` instead:
+
+- bounds the whole initial connect by ``connection_timeout`` (a hard deadline of
+  ``connection_timeout + 0.5 s`` cancels what nats-py's own timeouts do not cover);
+- gives each attempt ``connection_timeout / len(servers)`` and, after a failed attempt, no more than
+  what is left of the budget, so nats-py usually fails by itself with its real error;
+- tries every server twice, 50 ms apart, then gives up -- a refusing server fails in milliseconds;
+- then installs the configured ``max_reconnect_attempts`` / ``reconnect_time_wait`` /
+  ``allow_reconnect`` / ``connect_timeout`` in ``nc.options``, which nats-py reads on reconnect.
+
+When ``nats.connect`` is nats-py's own function, :func:`open_connection` does what it does
+(``nc = nats.NATS(); await nc.connect(...)``) so that it holds the half-built client and can tear it
+down when the connect times out or is cancelled (no socket or task leaks). When ``nats.connect`` was
+patched, the patched function is called with the configured keywords and the hard deadline.
+
+Failures raise :class:`~naq.connection.errors.NaqConnectionError` naming the servers (redacted), with
+the error nats-py hit chained as ``__cause__`` (the last attempt's error rather than nats-py's generic
+``NoServersError``, so ``is_transient`` can tell a refused connection from an authorization failure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import re
+import ssl
+from asyncio import CancelledError
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import nats
+import nats.errors as nats_errors
+import nats.js.errors as js_errors
+
+from naq.connection import _connect
+from naq.connection._lifecycle import ATTRIBUTE, Lifecycle, lifecycle_of
+from naq.connection.config import Config, NatsConfig, get_config
+from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
+    from nats.js.kv import KeyValue
+    from nats.js.object_store import ObjectStore
+
+    from naq.connection.pool import ConnectionPool
+
+__all__ = [
+    "close_connection",
+    "connection_id",
+    "jetstream_context",
+    "nats_connection",
+    "nats_jetstream",
+    "nats_kv_store",
+    "nats_object_store",
+    "open_connection",
+]
+
+logger = logging.getLogger("naq.connection")
+
+_NATS_CONNECT = nats.connect
+"""nats-py's own ``connect``, captured at import: when ``nats.connect`` is still this function,
+:func:`open_connection` builds the client itself so it can clean it up (see the module docstring)."""
+
+_DEFAULT_CLOSE_TIMEOUT = 10.0
+"""Bound (s) on closing a connection that core did not open (no config to derive one from)."""
+
+_BUCKET_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_KV = "KV"
+_OBJECT_STORE = "object-store"
+_BUCKET_EXISTS_ERR_CODE = 10058  # JetStream: stream name already in use with a different configuration
+
+_H = TypeVar("_H")
+
+# ---------------------------------------------------------------------------------------- config
+
+
+_url_cache: dict[str, tuple[NatsConfig, NatsConfig]] = {}
+_URL_CACHE_LIMIT = 64
+
+
+def _resolve(config: Config | NatsConfig | str | None) -> NatsConfig:
+    """The NatsConfig for a helper's ``config`` argument, using this module's ``get_config``."""
+    if config is None:
+        return get_config().nats
+    if isinstance(config, NatsConfig):
+        return config
+    if isinstance(config, Config):
+        return config.nats
+    if isinstance(config, str):
+        base: NatsConfig = get_config().nats
+        hit = _url_cache.get(config)
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        resolved = base.replace(servers=config)
+        if len(_url_cache) >= _URL_CACHE_LIMIT:
+            _url_cache.clear()
+        _url_cache[config] = (base, resolved)
+        return resolved
+    raise NaqConfigError(
+        f"config must be a Config, a NatsConfig, a server URL string or None, got {type(config).__name__}",
+        field="config",
+        source="argument",
+    )
+
+
+def _check_pool_args(config: object, pool: object) -> None:
+    if pool is not None and config is not None:
+        raise NaqConfigError(
+            "pass either config= or pool=, not both: a pool's connections use the pool's own config",
+            field="pool",
+            source="argument",
+        )
+
+
+def _default_pool(config: NatsConfig) -> ConnectionPool:
+    from naq.connection.pool import get_default_pool
+
+    return get_default_pool(config)
+
+
+# ---------------------------------------------------------------------------------------- open / close
+
+
+async def open_connection(config: NatsConfig, *, pooled: bool = False) -> Client:
+    """Connect to NATS with ``config``: fail fast, quiet callbacks, lifecycle events.
+
+    The one place that calls ``nats.connect`` (looked up at call time). Raises
+    :class:`~naq.connection.errors.NaqConnectionError` within ``config.connection_timeout`` + 1 s when
+    no server can be reached, naming the servers (redacted) with the error chained. Emits CONNECTING
+    and then CONNECTED or CONNECT_FAILED, and later DISCONNECTED / RECONNECTED / ERROR / CLOSED
+    (``pooled`` is copied into every event). Close the result with :func:`close_connection`.
+    """
+    state = Lifecycle(config, pooled=pooled, logger=logger)
+    nats_module = nats
+    budget = config.connection_timeout
+    own = nats_module.connect is _NATS_CONNECT
+    if own:
+        count = len(config.servers)
+        attempt_timeout = budget / count if count > 1 else budget
+        state.deadline = state.started + budget
+        state.attempt_timeout = attempt_timeout
+        kwargs = _connect.initial_kwargs(config, attempt_timeout)
+    else:
+        kwargs = dict(_connect.connect_kwargs(config))
+    _add_callbacks(kwargs, state)
+    state.on_connecting()
+    try:
+        if own:
+            conn = state.conn = nats_module.NATS()  # type: ignore[attr-defined]
+            connecting = _connect_own(conn, config, kwargs)
+        else:
+            connecting = nats_module.connect(**kwargs)
+        conn = await asyncio.wait_for(connecting, budget + _connect.DEADLINE_GRACE)
+    except CancelledError as exc:
+        state.on_connect_failed(exc)
+        raise
+    except Exception as exc:
+        raise _connect_failed(state, exc) from _cause(state, exc)
+    setattr(conn, ATTRIBUTE, state)
+    state.on_connected(conn)
+    return conn
+
+
+def _add_callbacks(kwargs: dict[str, Any], state: Lifecycle) -> None:
+    kwargs["error_cb"] = state.error_cb
+    kwargs["disconnected_cb"] = state.disconnected_cb
+    kwargs["reconnected_cb"] = state.reconnected_cb
+    kwargs["closed_cb"] = state.closed_cb
+
+
+async def _connect_own(conn: Client, config: NatsConfig, kwargs: dict[str, Any]) -> Client:
+    """nats-py's ``nats.connect`` body, holding the client: torn down on any failure or cancellation."""
+    try:
+        await conn.connect(**kwargs)
+    except BaseException:
+        _connect.abandon(conn)
+        raise
+    _connect.apply_reconnect_options(conn, config)
+    return conn
+
+
+def _cause(state: Lifecycle, exc: BaseException) -> BaseException:
+    """The error to chain: what the last attempt hit, rather than nats-py's generic give-up errors."""
+    if state.last_error is not None and isinstance(exc, (nats_errors.NoServersError, asyncio.TimeoutError)):
+        return state.last_error
+    return exc
+
+
+def _connect_failed(state: Lifecycle, exc: Exception) -> NaqConnectionError:
+    cause = _cause(state, exc)
+    state.on_connect_failed(cause)
+    config = state.config
+    servers = config.redacted_servers()
+    deadline_hit = isinstance(exc, asyncio.TimeoutError) and not isinstance(exc, nats_errors.Error)
+    what = f"timed out after {config.connection_timeout:g} s" if deadline_hit else "failed"
+    last = state.describe(cause)
+    return NaqConnectionError(
+        f"connecting to NATS at {', '.join(servers)} {what} ({last}){_hint(cause)}",
+        servers=servers,
+    )
+
+
+def _hint(exc: BaseException) -> str:
+    """What the user can do about a connect failure, from its cause."""
+    text = str(exc).lower()
+    if isinstance(exc, nats_errors.AuthorizationError) or "authorization violation" in text:
+        return (
+            ": the server rejected the credentials; check user/password, token, creds_file or nkeys_seed_file"
+        )
+    if isinstance(exc, ssl.SSLError) or "ssl" in text or "certificate" in text:
+        return (
+            ": the TLS handshake failed; check tls.ca_file (the CA that signed the server certificate), "
+            "the server host name and tls.handshake_first"
+        )
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+        return ": nothing accepts connections there; is nats-server running on that host and port?"
+    if isinstance(exc, asyncio.TimeoutError):
+        return (
+            ": no NATS handshake in time; check host and port (a non-NATS or unreachable address), "
+            "firewalls and server load, or raise connection_timeout"
+        )
+    return ""
+
+
+def connection_id(conn: object) -> int:
+    """The id core's events carry for ``conn`` (opened by :func:`open_connection`), else ``id(conn)``."""
+    state = lifecycle_of(conn)
+    return state.connection_id if state is not None else id(conn)
+
+
+async def close_connection(conn: Client, *, drain: bool = False, timeout: float | None = None) -> None:
+    """Close ``conn``; never raises (except ``CancelledError``, which is re-raised after cleanup).
+
+    Plain ``close()`` by default: it flushes what was published and closes the socket in well under a
+    millisecond, while ``drain=True`` also lets subscriptions finish handling their pending messages
+    (bounded by ``drain_timeout``) -- only worth it for connections with subscriptions. Either way the
+    wait is bounded (``timeout``, default ``flush_timeout + reconnect_time_wait`` of the connection's
+    config, or ``drain_timeout + flush_timeout`` when draining); past it, or on cancellation, the client
+    is torn down without waiting (tasks cancelled, socket aborted). Already-closed connections are
+    fine. Emits CLOSED exactly once for connections opened by :func:`open_connection`.
+    """
+    state = lifecycle_of(conn)
+    if state is not None:
+        state.closing = True
+    try:
+        if conn.is_closed is not True:
+            if timeout is None:
+                timeout = _close_timeout(state, drain)
+            if drain and conn.is_connected is True:
+                await asyncio.wait_for(conn.drain(), timeout)
+            else:
+                await asyncio.wait_for(conn.close(), timeout)
+    except CancelledError:
+        _connect.abandon(conn)
+        if state is not None:
+            state.on_closed()
+        raise
+    except Exception as exc:
+        _connect.abandon(conn)
+        logger.debug(
+            "naq.connection: closing connection %d gave %s; closed without waiting",
+            connection_id(conn),
+            state.describe(exc) if state is not None else type(exc).__name__,
+        )
+    if state is not None:
+        state.on_closed()
+
+
+def _close_timeout(state: Lifecycle | None, drain: bool) -> float:
+    if state is None:
+        return _DEFAULT_CLOSE_TIMEOUT
+    config = state.config
+    if drain:
+        return config.drain_timeout + config.flush_timeout
+    return config.flush_timeout + config.reconnect_time_wait
+
+
+# ---------------------------------------------------------------------------------------- connection
+
+
+class _Connection:
+    """``async with nats_connection(...) as nc``: open on enter, always close on exit."""
+
+    __slots__ = ("_borrow", "_config", "_conn", "_pool")
+
+    def __init__(self, config: Config | NatsConfig | str | None, pool: ConnectionPool | None) -> None:
+        self._config = config
+        self._pool = pool
+        self._conn: Client | None = None
+        self._borrow: Any = None
+
+    async def __aenter__(self) -> Client:
+        pool = self._pool
+        if pool is None:
+            config = _resolve(self._config)
+            if not config.reuse_connections:
+                conn = self._conn = await open_connection(config)
+                return conn
+            pool = _default_pool(config)
+        borrow = pool.connection()
+        conn = await borrow.__aenter__()
+        self._borrow = borrow
+        return conn
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        borrow = self._borrow
+        if borrow is not None:
+            self._borrow = None
+            await borrow.__aexit__(exc_type, exc, tb)
+            return
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            await close_connection(conn)
+
+
+def nats_connection(
+    config: Config | NatsConfig | str | None = None, *, pool: ConnectionPool | None = None
+) -> _Connection:
+    """``async with nats_connection(config) as nc``: a connected nats-py client, closed on exit.
+
+    ``config``: a Config, a NatsConfig, a server URL (or comma-separated URLs, applied over the
+    global config) or None (``get_config().nats``, looked up on enter). The connection is closed
+    however the block ends (normally, by an exception -- re-raised unchanged -- or by cancellation).
+    With ``pool=`` (or ``reuse_connections`` on) a pooled connection is borrowed and not closed.
+    A connect failure raises :class:`~naq.connection.errors.NaqConnectionError` within
+    ``connection_timeout`` + 1 s.
+    """
+    _check_pool_args(config, pool)
+    return _Connection(config, pool)
+
+
+# ---------------------------------------------------------------------------------------- JetStream
+
+
+class _JetStreamContext:
+    """``async with jetstream_context(nc) as js``."""
+
+    __slots__ = ("_conn", "_options")
+
+    def __init__(self, conn: Client, options: dict[str, Any]) -> None:
+        self._conn = conn
+        self._options = options
+
+    async def __aenter__(self) -> JetStreamContext:
+        return self._conn.jetstream(**self._options)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+def jetstream_context(conn: Client, **jetstream_options: Any) -> _JetStreamContext:
+    """``async with jetstream_context(nc, **options) as js``: ``nc.jetstream(**options)``.
+
+    A JetStream context holds no server resources, so leaving the block releases nothing; the
+    connection stays open (it is the caller's).
+    """
+    return _JetStreamContext(conn, jetstream_options)
+
+
+class _JetStream:
+    """``async with nats_jetstream(...) as (nc, js)``."""
+
+    __slots__ = ("_borrow", "_config", "_conn", "_options", "_pool")
+
+    def __init__(
+        self,
+        config: Config | NatsConfig | str | None,
+        pool: ConnectionPool | None,
+        options: dict[str, Any],
+    ) -> None:
+        self._config = config
+        self._pool = pool
+        self._options = options
+        self._conn: Client | None = None
+        self._borrow: Any = None
+
+    async def __aenter__(self) -> tuple[Client, JetStreamContext]:
+        pool = self._pool
+        if pool is None:
+            config = _resolve(self._config)
+            if not config.reuse_connections:
+                conn = await open_connection(config)
+                try:
+                    js = conn.jetstream(**self._options)
+                except BaseException:
+                    await close_connection(conn)
+                    raise
+                self._conn = conn
+                return conn, js
+            pool = _default_pool(config)
+        borrow = pool.jetstream(**self._options)
+        js = await borrow.__aenter__()
+        self._borrow = borrow
+        return js._nc, js  # the pool's cached context; nats-py keeps its client in ``_nc``
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        borrow = self._borrow
+        if borrow is not None:
+            self._borrow = None
+            await borrow.__aexit__(exc_type, exc, tb)
+            return
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            await close_connection(conn)
+
+
+def nats_jetstream(
+    config: Config | NatsConfig | str | None = None,
+    *,
+    pool: ConnectionPool | None = None,
+    **jetstream_options: Any,
+) -> _JetStream:
+    """``async with nats_jetstream(config) as (nc, js)``: a connection and its JetStream context.
+
+    ``config`` and ``pool`` as for :func:`nats_connection`; ``jetstream_options`` go to
+    ``nc.jetstream()`` (``domain``, ``prefix``, ``timeout``). The connection is closed on exit.
+    """
+    _check_pool_args(config, pool)
+    return _JetStream(config, pool, jetstream_options)
+
+
+# ---------------------------------------------------------------------------------------- buckets
+
+
+def _check_bucket(bucket: object, label: str) -> str:
+    if not isinstance(bucket, str) or _BUCKET_NAME.fullmatch(bucket) is None:
+        raise NaqConfigError(
+            f"invalid {label} bucket name {bucket!r}: use letters, digits, '-' and '_' only",
+            field="bucket",
+            source="argument",
+            value=repr(bucket),
+        )
+    return bucket
+
+
+def _jetstream_unavailable(exc: BaseException, servers: str) -> NaqConnectionError:
+    return NaqConnectionError(
+        f"JetStream is not available on the NATS server at {servers}: enable it (nats-server -js, or a "
+        "jetstream {} block in the server config); a clustered JetStream may also still be electing "
+        "a leader"
+    )
+
+
+async def _bind_bucket(
+    js: JetStreamContext,
+    kind: str,
+    bucket: str,
+    create: bool,
+    options: dict[str, Any],
+) -> Any:
+    """Look ``bucket`` up; create it when missing and ``create`` is true."""
+    try:
+        if kind is _KV:
+            return await js.key_value(bucket)
+        return await js.object_store(bucket)
+    except js_errors.BucketNotFoundError as exc:
+        if not create:
+            raise NaqBucketNotFoundError(
+                f"JetStream {kind} bucket {bucket!r} does not exist: create it first, or pass "
+                "create=True to create it",
+                bucket=bucket,
+            ) from exc
+    try:
+        if kind is _KV:
+            return await js.create_key_value(bucket=bucket, **options)
+        return await js.create_object_store(bucket=bucket, **options)
+    except js_errors.BadRequestError as exc:
+        if exc.err_code != _BUCKET_EXISTS_ERR_CODE:
+            raise
+        # created concurrently with another configuration: use the bucket that exists
+        if kind is _KV:
+            return await js.key_value(bucket)
+        return await js.object_store(bucket)
+
+
+class _Bucket(Generic[_H]):
+    """``async with nats_kv_store(b) as kv`` / ``nats_object_store(b) as store``."""
+
+    __slots__ = ("_borrow", "_bucket", "_config", "_conn", "_create", "_kind", "_options", "_pool")
+
+    def __init__(
+        self,
+        kind: str,
+        bucket: str,
+        config: Config | NatsConfig | str | None,
+        create: bool,
+        pool: ConnectionPool | None,
+        options: dict[str, Any],
+    ) -> None:
+        self._kind = kind
+        self._bucket = bucket
+        self._config = config
+        self._create = create
+        self._pool = pool
+        self._options = options
+        self._conn: Client | None = None
+        self._borrow: Any = None
+
+    async def __aenter__(self) -> _H:
+        pool = self._pool
+        config: NatsConfig | None = None
+        if pool is None:
+            config = _resolve(self._config)
+            if config.reuse_connections:
+                pool = _default_pool(config)
+        try:
+            if pool is not None:
+                borrow: Any = (
+                    pool.kv_store(self._bucket, create=self._create, **self._options)
+                    if self._kind is _KV
+                    else pool.object_store(self._bucket, create=self._create, **self._options)
+                )
+                handle: _H = await borrow.__aenter__()
+                self._borrow = borrow
+                return handle
+            assert config is not None
+            conn = await open_connection(config)
+            try:
+                js = conn.jetstream()
+                handle = await _bind_bucket(js, self._kind, self._bucket, self._create, self._options)
+            except BaseException:
+                await close_connection(conn)
+                raise
+            self._conn = conn
+            return handle
+        except js_errors.ServiceUnavailableError as exc:
+            servers = ", ".join(config.redacted_servers()) if config is not None else "the pool's servers"
+            raise _jetstream_unavailable(exc, servers) from exc
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        borrow = self._borrow
+        if borrow is not None:
+            self._borrow = None
+            await borrow.__aexit__(exc_type, exc, tb)
+            return
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            await close_connection(conn)
+
+
+def _bucket_args(
+    label: str, bucket: object, config: object, create: bool, pool: object, options: dict[str, Any]
+) -> str:
+    _check_pool_args(config, pool)
+    name = _check_bucket(bucket, label)
+    if options and not create:
+        raise NaqConfigError(
+            f"{label} bucket options {sorted(options)} only apply when the bucket is created: "
+            "pass create=True, or drop them",
+            field="create",
+            source="argument",
+        )
+    return name
+
+
+def nats_kv_store(
+    bucket: str,
+    config: Config | NatsConfig | str | None = None,
+    *,
+    create: bool = False,
+    pool: ConnectionPool | None = None,
+    **kv_options: Any,
+) -> _Bucket[KeyValue]:
+    """``async with nats_kv_store("bucket") as kv``: a JetStream KV bucket on its own connection.
+
+    Looks the bucket up with ``js.key_value(bucket)``. A missing bucket raises
+    :class:`~naq.connection.errors.NaqBucketNotFoundError` unless ``create=True``, which creates it
+    with ``js.create_key_value(bucket=bucket, **kv_options)`` (``history``, ``ttl``, ``max_bytes``,
+    ...; they only apply on creation, an existing bucket is used as it is). Invalid bucket names raise
+    :class:`~naq.connection.errors.NaqConfigError` before connecting; a server without JetStream
+    raises :class:`~naq.connection.errors.NaqConnectionError`. The connection is closed on exit.
+    """
+    name = _bucket_args(_KV, bucket, config, create, pool, kv_options)
+    return _Bucket(_KV, name, config, create, pool, kv_options)
+
+
+def nats_object_store(
+    bucket: str,
+    config: Config | NatsConfig | str | None = None,
+    *,
+    create: bool = False,
+    pool: ConnectionPool | None = None,
+    **os_options: Any,
+) -> _Bucket[ObjectStore]:
+    """``async with nats_object_store("bucket") as store``: like :func:`nats_kv_store` for object stores
+    (``js.object_store(bucket)`` / ``js.create_object_store(bucket=bucket, **os_options)``)."""
+    name = _bucket_args(_OBJECT_STORE, bucket, config, create, pool, os_options)
+    return _Bucket(_OBJECT_STORE, name, config, create, pool, os_options)

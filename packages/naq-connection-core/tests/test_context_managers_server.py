@@ -1,0 +1,328 @@
+"""The context managers against a real nats-server (naq-testing fixtures): behaviour, not wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+import psutil
+import pytest
+
+from naq.connection import context_managers as cm
+from naq.connection.config import NatsConfig
+from naq.connection.errors import NaqBucketNotFoundError, NaqConnectionError, is_transient
+from naq.connection.events import ConnectionEventKind as Kind
+
+pytestmark = pytest.mark.integration
+
+
+def config_for(url: str | list[str], **overrides: Any) -> NatsConfig:
+    settings: dict[str, Any] = {
+        "client_name": "cm-it",
+        "connection_timeout": 2.0,
+        "reconnect_time_wait": 0.1,
+        "max_reconnect_attempts": 20,
+        "flush_timeout": 1.0,
+        "drain_timeout": 2.0,
+    }
+    settings.update(overrides)
+    return NatsConfig(servers=url, **settings)
+
+
+async def wait_for_condition(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def wait_for_clients(server: Any, count: int, timeout: float = 5.0) -> None:
+    """The server notices closed clients asynchronously: poll /connz (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = await asyncio.to_thread(server.client_count)
+        if current == count:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"server reports {current} client connections, expected {count}")
+        await asyncio.sleep(0.05)
+
+
+def other_tasks() -> set[asyncio.Task[Any]]:
+    current = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t is not current}
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+    gc.collect()
+
+
+# ----------------------------------------------------------------------------- connections
+
+
+async def test_publish_subscribe_round_trip_and_close(nats_server: Any, nats_url: str) -> None:
+    baseline = await asyncio.to_thread(nats_server.client_count)
+    async with cm.nats_connection(config_for(nats_url)) as nc:
+        assert nc.is_connected
+        sub = await nc.subscribe("cm.it.round-trip")
+        await nc.publish("cm.it.round-trip", b"hello")
+        message = await sub.next_msg(timeout=2)
+        assert message.data == b"hello"
+        await wait_for_clients(nats_server, baseline + 1)
+    assert nc.is_closed
+    await wait_for_clients(nats_server, baseline)
+
+
+async def test_url_string_connects(nats_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAQ_NATS_CONNECTION_TIMEOUT", "2")
+    async with cm.nats_connection(nats_url) as nc:
+        assert nc.is_connected
+        assert nc.connected_url.port == int(nats_url.rsplit(":", 1)[1])
+
+
+async def test_reconnect_settings_are_installed_after_the_fail_fast_connect(nats_url: str) -> None:
+    cfg = config_for(nats_url, max_reconnect_attempts=9, reconnect_time_wait=1.5, allow_reconnect=False)
+    async with cm.nats_connection(cfg) as nc:
+        options = nc.options
+        assert options["max_reconnect_attempts"] == 9
+        assert options["reconnect_time_wait"] == 1.5
+        assert options["allow_reconnect"] is False
+        assert options["connect_timeout"] == 2.0
+        assert options["name"] == "cm-it"
+
+
+async def test_lifecycle_under_faults_leaves_nothing_behind(nats_server: Any, nats_url: str) -> None:
+    """Exceptions, cancellation in the body, timeouts around the manager: nothing leaks."""
+    process = psutil.Process()
+    cfg = config_for(nats_url)
+    baseline = await asyncio.to_thread(nats_server.client_count)
+    await settle()
+    fds_before = process.num_fds()
+    tasks_before = other_tasks()
+
+    class BodyError(Exception):
+        pass
+
+    async def sleeper() -> None:
+        async with cm.nats_connection(cfg) as nc:
+            await nc.subscribe("cm.it.faults", cb=_ignore)
+            await asyncio.sleep(60)
+
+    for round_ in range(10):
+        with pytest.raises(BodyError):
+            async with cm.nats_connection(cfg) as nc:
+                await nc.publish("cm.it.faults", b"x")
+                raise BodyError(round_)
+        task = asyncio.ensure_future(sleeper())
+        await asyncio.sleep(0.03)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(sleeper(), 0.03)
+        async with cm.nats_connection(cfg):
+            pass
+    await settle()
+    assert process.num_fds() == fds_before
+    assert other_tasks() == tasks_before
+    await wait_for_clients(nats_server, baseline)
+
+
+async def _ignore(msg: Any) -> None:
+    return None
+
+
+async def test_drain_close_delivers_pending_messages(nats_url: str) -> None:
+    received: list[bytes] = []
+
+    async def handler(msg: Any) -> None:
+        await asyncio.sleep(0.01)
+        received.append(msg.data)
+
+    nc = await cm.open_connection(config_for(nats_url))
+    await nc.subscribe("cm.it.drain", cb=handler)
+    for i in range(20):
+        await nc.publish("cm.it.drain", str(i).encode())
+    await nc.flush()
+    await cm.close_connection(nc, drain=True)
+    assert nc.is_closed
+    assert len(received) == 20
+
+
+async def test_server_restart_mid_connection_reconnects(
+    nats_server_factory: Any, events_log: list[Any]
+) -> None:
+    server = nats_server_factory(jetstream=False)
+    async with cm.nats_connection(config_for(server.url)) as nc:
+        sub = await nc.subscribe("cm.it.restart")
+        await nc.flush()
+        await asyncio.to_thread(server.restart)
+        await wait_for_condition(
+            lambda: any(e.kind is Kind.RECONNECTED for e in events_log), what="RECONNECTED"
+        )
+        await nc.publish("cm.it.restart", b"after")
+        assert (await sub.next_msg(timeout=2)).data == b"after"
+    kinds = [e.kind for e in events_log]
+    assert kinds == [Kind.CONNECTING, Kind.CONNECTED, Kind.DISCONNECTED, Kind.RECONNECTED, Kind.CLOSED]
+    assert events_log[3].server == server.url
+    assert nc.stats["reconnects"] == 1
+
+
+async def test_server_gone_for_good_closes_once_and_exit_is_clean(
+    nats_server_factory: Any, events_log: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = nats_server_factory(jetstream=False)
+    cfg = config_for(server.url, max_reconnect_attempts=2, reconnect_time_wait=0.1, connection_timeout=0.5)
+    with caplog.at_level(logging.INFO, logger="naq.connection"):
+        async with cm.nats_connection(cfg) as nc:
+            await asyncio.to_thread(server.stop)
+            await wait_for_condition(lambda: nc.is_closed, what="nats-py to give up")
+    kinds = [e.kind for e in events_log]
+    assert kinds == [Kind.CONNECTING, Kind.CONNECTED, Kind.DISCONNECTED, Kind.CLOSED]
+    closed_lines = [r for r in caplog.records if "closed by the client library" in r.getMessage()]
+    assert len(closed_lines) == 1
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_paused_server_close_is_bounded(nats_server_factory: Any) -> None:
+    server = nats_server_factory(jetstream=False)
+    cfg = config_for(server.url, flush_timeout=0.3, reconnect_time_wait=0.1)
+    nc = await cm.open_connection(cfg)
+    await asyncio.to_thread(server.pause)
+    try:
+        payload = b"x" * 65536
+        for _ in range(50):  # fill the socket buffers of a server that no longer reads
+            await nc.publish("cm.it.frozen", payload)
+        started = time.monotonic()
+        await cm.close_connection(nc)
+        assert time.monotonic() - started < 0.3 + 0.1 + 1
+    finally:
+        await asyncio.to_thread(server.resume)
+    assert nc.is_closed
+
+
+async def test_paused_server_connect_fails_within_the_timeout(nats_server_factory: Any) -> None:
+    server = nats_server_factory(jetstream=False)
+    await asyncio.to_thread(server.pause)
+    try:
+        started = time.monotonic()
+        with pytest.raises(NaqConnectionError):
+            await cm.open_connection(config_for(server.url, connection_timeout=0.5))
+        assert time.monotonic() - started < 0.5 + 1
+    finally:
+        await asyncio.to_thread(server.resume)
+
+
+async def test_blackholed_first_server_still_lets_the_good_one_connect(
+    blackhole_url: str, nats_url: str
+) -> None:
+    for _ in range(3):  # nats-py shuffles the servers: both orders are likely covered
+        started = time.monotonic()
+        async with cm.nats_connection(config_for([blackhole_url, nats_url], connection_timeout=2.0)) as nc:
+            assert nc.connected_url.port == int(nats_url.rsplit(":", 1)[1])
+        assert time.monotonic() - started < 2.0
+
+
+async def test_wrong_password_fails_fast_as_a_permanent_error(
+    nats_server_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = nats_server_factory(jetstream=False, user="alice", password="right-pass")
+    wrong = config_for(server.url, user="alice", password="wrong-pass-42", connection_timeout=2.0)
+    started = time.monotonic()
+    with caplog.at_level(logging.DEBUG, logger="naq.connection"), pytest.raises(NaqConnectionError) as caught:
+        await cm.open_connection(wrong)
+    assert time.monotonic() - started < 2.0
+    assert "rejected the credentials" in str(caught.value)
+    assert "authorization violation" in str(caught.value.__cause__).lower()
+    assert not is_transient(caught.value)
+    assert "wrong-pass-42" not in str(caught.value) and "wrong-pass-42" not in caplog.text
+    async with cm.nats_connection(config_for(server.url, user="alice", password="right-pass")) as nc:
+        assert nc.is_connected
+
+
+async def test_credentials_in_the_url_are_redacted_in_errors(nats_server_factory: Any) -> None:
+    server = nats_server_factory(jetstream=False, user="alice", password="right-pass")
+    port = server.url.rsplit(":", 1)[1]
+    with pytest.raises(NaqConnectionError) as caught:
+        await cm.open_connection(config_for(f"nats://alice:url-secret-7@127.0.0.1:{port}"))
+    assert "url-secret-7" not in str(caught.value)
+    assert f"nats://alice:***@127.0.0.1:{port}" in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- JetStream, KV, object store
+
+
+async def test_missing_kv_bucket_is_a_clear_error(nats_server: Any, nats_url: str, nats_names: Any) -> None:
+    bucket = nats_names.bucket("missing")
+    baseline = await asyncio.to_thread(nats_server.client_count)
+    with pytest.raises(NaqBucketNotFoundError) as caught:
+        async with cm.nats_kv_store(bucket, config_for(nats_url)):
+            pytest.fail("body must not run")
+    assert caught.value.bucket == bucket
+    assert "create=True" in str(caught.value)
+    assert isinstance(caught.value.__cause__, nats.js.errors.BucketNotFoundError)
+    await wait_for_clients(nats_server, baseline)
+
+
+async def test_kv_create_then_reuse(nats_url: str, nats_names: Any) -> None:
+    bucket = nats_names.bucket("kv")
+    cfg = config_for(nats_url)
+    async with cm.nats_kv_store(bucket, cfg, create=True, history=3) as kv:
+        await kv.put("greeting", b"hello")
+    async with cm.nats_kv_store(bucket, cfg) as kv:
+        assert (await kv.get("greeting")).value == b"hello"
+        status = await kv.status()
+        assert status.history == 3
+    async with cm.nats_jetstream(cfg) as (nc, js):
+        assert nc.is_connected
+        assert (await js.stream_info(f"KV_{bucket}")).config.max_msgs_per_subject == 3
+
+
+async def test_object_store_round_trip(nats_url: str, nats_names: Any) -> None:
+    bucket = nats_names.object_store("files")
+    cfg = config_for(nats_url)
+    data = bytes(range(256)) * 1000
+    async with cm.nats_object_store(bucket, cfg, create=True) as store:
+        await store.put("blob", data)
+    async with cm.nats_object_store(bucket, cfg) as store:
+        assert (await store.get("blob")).data == data
+    with pytest.raises(NaqBucketNotFoundError, match="object-store bucket"):
+        async with cm.nats_object_store(nats_names.object_store("absent"), cfg):
+            pass
+
+
+@pytest.mark.parametrize("create", [False, True])
+async def test_jetstream_disabled_server_is_a_clear_error(nats_server_factory: Any, create: bool) -> None:
+    server = nats_server_factory(jetstream=False)
+    with pytest.raises(NaqConnectionError, match="JetStream is not available") as caught:
+        async with cm.nats_kv_store("settings", config_for(server.url), create=create):
+            pytest.fail("body must not run")
+    assert isinstance(caught.value.__cause__, nats.js.errors.ServiceUnavailableError)
+    await wait_for_clients(server, 0)
+
+
+async def test_jetstream_context_on_an_open_connection(nats_url: str, nats_names: Any) -> None:
+    stream = nats_names.stream("events")
+    subject = nats_names.subject("events")
+    async with cm.nats_connection(config_for(nats_url)) as nc:
+        async with cm.jetstream_context(nc, timeout=2.0) as js:
+            await js.add_stream(name=stream, subjects=[subject])
+            ack = await js.publish(subject, b"one")
+            assert ack.stream == stream
+        assert nc.is_connected  # leaving jetstream_context does not close the connection
+
+
+async def test_nats_errors_in_the_body_propagate_unchanged(nats_url: str) -> None:
+    with pytest.raises(nats.errors.BadSubjectError):
+        async with cm.nats_connection(config_for(nats_url)) as nc:
+            await nc.publish("", b"x")

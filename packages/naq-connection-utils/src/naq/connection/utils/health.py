@@ -1,0 +1,223 @@
+"""Health checks: is NATS reachable, is JetStream on, wait until it is, what is the server.
+
+Every name these functions depend on (``nats_connection``, ``nats_jetstream``, ``logger``,
+``asyncio``, ``test_nats_connection``) is looked up on the ``naq.connection.utils`` package at call
+time, so tests can patch them there.
+
+``flush()`` alone is not a health check: nats-py returns from it successfully while the client is
+reconnecting. The checks here therefore finish with a real round trip (``rtt()``, a PING/PONG).
+"""
+
+from __future__ import annotations
+
+import asyncio as _aio
+import contextvars
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from naq.connection import utils as _utils
+from naq.connection.config import Config, NatsConfig, redact_url
+from naq.connection.errors import NaqConnectionError
+from naq.connection.utils.metrics import describe_error
+
+__all__ = [
+    "DEFAULT_PROBE_TIMEOUT",
+    "ConfigLike",
+    "get_nats_server_info",
+    "test_jetstream_connection",
+    "test_nats_connection",
+    "wait_for_nats_connection",
+]
+
+ConfigLike = Config | NatsConfig | str | None
+"""What every function here accepts as ``config``: as for core's ``nats_connection``."""
+
+DEFAULT_PROBE_TIMEOUT = 5.0
+"""Longest single attempt inside :func:`wait_for_nats_connection`."""
+
+
+@dataclass
+class _Quiet:
+    """Set while :func:`wait_for_nats_connection` polls: attempts log at DEBUG, the last error is kept."""
+
+    last_error: str | None = None
+
+
+_quiet: contextvars.ContextVar[_Quiet | None] = contextvars.ContextVar("naq_utils_quiet_probe", default=None)
+
+
+def _check_timeout(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _connect(config: ConfigLike) -> Any:
+    """``nats_connection(config)``, called with no argument when there is no config."""
+    return _utils.nats_connection() if config is None else _utils.nats_connection(config)
+
+
+async def _round_trip(conn: Any, timeout: float) -> None:
+    """A real PING/PONG: ``rtt()`` when the client has it, else a request to our own inbox."""
+    rtt = getattr(conn, "rtt", None)
+    if rtt is not None:
+        result = rtt(timeout)
+        if inspect.isawaitable(result):
+            await result
+        return
+    inbox = conn.new_inbox()
+    sub = await conn.subscribe(inbox)
+    try:
+        await conn.publish(inbox, b"naq-health")
+        await sub.next_msg(timeout=timeout)
+    finally:
+        await sub.unsubscribe()
+
+
+def _report(message: str) -> None:
+    """Log one failure line: ERROR normally, DEBUG (and remembered) while being polled."""
+    quiet = _quiet.get()
+    if quiet is None:
+        _utils.logger.error("%s", message)
+    else:
+        quiet.last_error = message
+        _utils.logger.debug("%s", message)
+
+
+def _failure_text(exc: BaseException, what: str, timeout: float) -> str:
+    if isinstance(exc, _aio.TimeoutError):
+        return f"{what} failed: no answer within {timeout:g} s"
+    return f"{what} failed: {describe_error(exc)}"
+
+
+async def test_nats_connection(config: ConfigLike = None, timeout: float = 5.0) -> bool:  # noqa: PT028
+    """True when NATS answers a round trip within ``timeout`` seconds; False otherwise, never raises.
+
+    Connects through ``nats_connection``, flushes, then does a real round trip (a PING/PONG; a flush
+    alone succeeds while reconnecting). A failure logs exactly one ERROR line on
+    ``naq.connection.utils``. Cancellation propagates; only a non-positive ``timeout`` raises
+    (``ValueError``).
+    """
+    limit = _check_timeout("timeout", timeout)
+
+    async def probe() -> None:
+        async with _connect(config) as conn:
+            await conn.flush(timeout=limit)
+            await _round_trip(conn, limit)
+
+    try:
+        await probe()
+    except _aio.CancelledError:
+        raise
+    except Exception as exc:
+        _report(_failure_text(exc, "NATS health check", limit))
+        return False
+    return True
+
+
+test_nats_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported
+
+
+async def test_jetstream_connection(
+    config: ConfigLike = None,  # noqa: PT028
+    timeout: float = 5.0,  # noqa: PT028
+) -> bool:
+    """True when JetStream answers (``account_info``) within ``timeout``; False otherwise, never raises.
+
+    A server running without JetStream gives False with a log line saying so.
+    """
+    limit = _check_timeout("timeout", timeout)
+
+    async def probe() -> None:
+        cm = _utils.nats_jetstream() if config is None else _utils.nats_jetstream(config)
+        async with cm as (_conn, js):
+            await js.account_info()
+
+    try:
+        await _aio.wait_for(probe(), limit)
+    except _aio.CancelledError:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ in {"ServiceUnavailableError", "NoRespondersError"}:
+            _report(f"JetStream check failed: JetStream is not enabled on the server ({describe_error(exc)})")
+        else:
+            _report(_failure_text(exc, "JetStream check", limit))
+        return False
+    return True
+
+
+test_jetstream_connection.__test__ = False  # type: ignore[attr-defined]
+
+
+async def wait_for_nats_connection(
+    config: ConfigLike = None, timeout: float = 30.0, interval: float = 1.0
+) -> bool:
+    """Poll until NATS answers (True, as soon as it does) or ``timeout`` seconds pass (False).
+
+    Time is measured with ``asyncio.get_event_loop().time()`` and waits use ``asyncio.sleep``, both
+    through ``naq.connection.utils.asyncio``; each attempt is ``test_nats_connection`` (looked up on
+    the package) bounded by the time left. Failed attempts log at DEBUG; giving up logs one ERROR line
+    with the last failure. At least one attempt is always made.
+    """
+    total = _check_timeout("timeout", timeout)
+    pause = _check_timeout("interval", interval)
+    aio = _utils.asyncio
+    loop = aio.get_event_loop()
+    deadline = loop.time() + total
+    attempts = 0
+    quiet = _Quiet()
+    token = _quiet.set(quiet)
+    try:
+        remaining = total
+        while True:
+            attempts += 1
+            attempt_timeout = max(min(remaining, DEFAULT_PROBE_TIMEOUT), 0.001)
+            if await _utils.test_nats_connection(config, timeout=attempt_timeout):
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await aio.sleep(min(pause, remaining))
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+    finally:
+        _quiet.reset(token)
+    reason = f": last error: {quiet.last_error}" if quiet.last_error else ""
+    _utils.logger.error("NATS not reachable after %g s (%d attempts)%s", total, attempts, reason)
+    return False
+
+
+async def get_nats_server_info(config: ConfigLike = None, timeout: float = 5.0) -> dict[str, Any]:
+    """What the server says about itself, plus the measured round-trip time.
+
+    Keys: ``server_name``, ``server_id``, ``version``, ``go``, ``proto``, ``jetstream`` (bool),
+    ``max_payload``, ``headers``, ``cluster`` (None outside a cluster), ``client_id``, ``rtt``
+    (seconds), ``connected_url`` (credentials redacted). Raises :class:`NaqConnectionError` when the
+    server cannot be reached or does not answer within ``timeout``.
+    """
+    limit = _check_timeout("timeout", timeout)
+    try:
+        async with _connect(config) as conn:
+            rtt = await _aio.wait_for(conn.rtt(limit), limit)
+            info: dict[str, Any] = dict(getattr(conn, "_server_info", None) or {})
+            url = conn.connected_url
+            return {
+                "server_name": info.get("server_name"),
+                "server_id": info.get("server_id"),
+                "version": info.get("version"),
+                "go": info.get("go"),
+                "proto": info.get("proto"),
+                "jetstream": bool(info.get("jetstream", False)),
+                "max_payload": info.get("max_payload", getattr(conn, "max_payload", None)),
+                "headers": bool(info.get("headers", False)),
+                "cluster": info.get("cluster"),
+                "client_id": info.get("client_id"),
+                "rtt": float(rtt),
+                "connected_url": redact_url(url.geturl()) if url is not None else None,
+            }
+    except (_aio.CancelledError, NaqConnectionError):
+        raise
+    except Exception as exc:
+        raise NaqConnectionError(_failure_text(exc, "reading NATS server info", limit)) from exc

@@ -1,0 +1,96 @@
+"""``NatsClientFactory``: nats-py clients for tests, connected with bounded waits, closed at teardown.
+
+``nats.connect`` is looked up at call time, so a patched ``nats.connect`` (``fake_nats``) is used.
+Defaults suit tests: a short reconnect wait so restart/pause tests are quick, quiet callbacks
+(nats-py's default error callback prints a traceback per failed reconnect attempt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import nats
+
+from naq.testing._redact import redact_url
+from naq.testing.server import NatsServer
+
+__all__ = ["DEFAULT_CONNECT_OPTIONS", "NatsClientFactory"]
+
+logger = logging.getLogger("naq.testing")
+
+DEFAULT_CONNECT_OPTIONS: dict[str, Any] = {
+    "name": "naq-testing",
+    "connect_timeout": 2,
+    "reconnect_time_wait": 0.25,
+    "max_reconnect_attempts": 120,
+    "allow_reconnect": True,
+}
+
+
+async def _quiet_error(exc: Exception) -> None:
+    logger.debug("naq-testing client error: %s", exc)
+
+
+async def _quiet_event() -> None:
+    return None
+
+
+class NatsClientFactory:
+    """``await factory(server_or_url=None, **nats_connect_options) -> nats client``.
+
+    ``server_or_url``: a ``NatsServer`` (its URL, auth and TLS are used), a URL string, or None for
+    the default server (the session ``nats_server``). Every client made is closed by ``aclose()``.
+    """
+
+    def __init__(
+        self,
+        default_server: Callable[[], NatsServer | str] | None = None,
+        *,
+        timeout: float = 5.0,
+        close_timeout: float = 5.0,
+    ) -> None:
+        self._default_server = default_server
+        self.timeout = timeout
+        self.close_timeout = close_timeout
+        self.clients: list[Any] = []
+
+    def _options(self, target: NatsServer | str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        if target is None:
+            if self._default_server is None:
+                raise ValueError("no default server: pass a NatsServer or a URL")
+            target = self._default_server()
+        options: dict[str, Any] = dict(DEFAULT_CONNECT_OPTIONS)
+        options.update(error_cb=_quiet_error, disconnected_cb=_quiet_event, reconnected_cb=_quiet_event)
+        if isinstance(target, NatsServer):
+            options.update(target.connect_options())
+        else:
+            options["servers"] = [target]
+        options.update(overrides)
+        return options
+
+    async def __call__(self, server: NatsServer | str | None = None, **options: Any) -> Any:
+        """Connect (bounded by ``timeout``) and remember the client for ``aclose()``."""
+        connect_options = self._options(server, options)
+        try:
+            client = await asyncio.wait_for(nats.connect(**connect_options), self.timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"naq-testing: no connection to {redact_url(str(connect_options['servers']))} "
+                f"within {self.timeout:g}s; is the server running and reachable?"
+            ) from None
+        self.clients.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        """Close every client still open (each bounded by ``close_timeout``); never raises."""
+        clients, self.clients = self.clients, []
+        for client in reversed(clients):
+            if client.is_closed:
+                continue
+            try:
+                await asyncio.wait_for(client.close(), self.close_timeout)
+            except Exception as exc:
+                logger.warning("naq-testing: closing a test client failed: %s", exc)

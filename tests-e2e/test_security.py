@@ -1,0 +1,307 @@
+"""Area 6 -- security: user/password, token, nkey and TLS end to end, and no secret ever leaks.
+
+Every test here runs with logging at DEBUG (root and naq / nats loggers), records every connection
+event, and at teardown scans every log record, every exception text it saw (with its chain), the
+repr / str of every config, event and pool it used, the metrics export (``metrics_to_dict`` /
+``metrics_to_json``), the Prometheus exposition text and captured stdout / stderr: none may contain a
+password, token or nkey seed -- not even the wrong password a failing test used.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import nkeys
+import pytest
+import trustme
+from naq_e2e_support import assert_no_clients, capture_all_logs, exception_texts, find_secrets, unique
+
+from naq.connection import (
+    Config,
+    ConnectionPool,
+    NaqConnectionError,
+    NatsConfig,
+    is_transient,
+    nats_connection,
+    nats_jetstream,
+)
+from naq.connection import events as naq_events
+from naq.connection.config import TLSConfig, load_config
+from naq.connection.decorators import retry_on_connection_failure, with_nats_connection
+from naq.connection.utils import (
+    ConnectionMonitor,
+    enable_connection_monitoring,
+    metrics_to_dict,
+    metrics_to_json,
+    prometheus_text,
+    test_nats_connection,
+)
+from naq.testing import NatsServer, TLSOptions
+
+pytestmark = pytest.mark.integration
+
+USER = "alice"
+PASSWORD = f"pw-{uuid.uuid4().hex}"
+WRONG_PASSWORD = f"wrongpw-{uuid.uuid4().hex}"
+TOKEN = f"tok-{uuid.uuid4().hex}"
+WRONG_TOKEN = f"wrongtok-{uuid.uuid4().hex}"
+NKEY_SEED = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
+OTHER_SEED = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
+SECRETS = [PASSWORD, WRONG_PASSWORD, TOKEN, WRONG_TOKEN, NKEY_SEED, OTHER_SEED]
+AUTH_TIMEOUT = 2.0
+
+
+def _public_key(seed: str) -> str:
+    return nkeys.from_seed(bytearray(seed.encode())).public_key.decode()  # type: ignore[no-any-return]
+
+
+# ---- servers -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[NatsServer]:
+    with NatsServer(jetstream=True, user=USER, password=PASSWORD) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def token_server() -> Iterator[NatsServer]:
+    with NatsServer(jetstream=False, token=TOKEN) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def nkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    conf = tmp_path_factory.mktemp("nkey") / "nkey.conf"
+    conf.write_text(f"authorization {{\n  users = [\n    {{ nkey: {_public_key(NKEY_SEED)} }}\n  ]\n}}\n")
+    with NatsServer(jetstream=False, config_file=str(conf)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    paths = {"ca": str(d / "ca.pem"), "cert": str(d / "server.pem"), "key": str(d / "server.key")}
+    ca.cert_pem.write_to_path(paths["ca"])
+    cert.private_key_pem.write_to_path(paths["key"])
+    cert.cert_chain_pems[0].write_to_path(paths["cert"])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tls_server(tls_files: dict[str, str]) -> Iterator[NatsServer]:
+    opts = TLSOptions(cert_file=tls_files["cert"], key_file=tls_files["key"], ca_file=tls_files["ca"])
+    with NatsServer(jetstream=False, tls=opts) as srv:
+        yield srv
+
+
+# ---- the secret scan around every test -----------------------------------------------------
+
+
+class Scan:
+    """Everything a test produced that a user or operator could see."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.objects: list[Any] = []
+        self.monitor = ConnectionMonitor()
+
+    def exc(self, exc: BaseException) -> BaseException:
+        self.texts.extend(exception_texts(exc))
+        return exc
+
+    def obj(self, obj: Any) -> Any:
+        self.objects.append(obj)
+        return obj
+
+
+@pytest.fixture(autouse=True)
+def scan(capfd: pytest.CaptureFixture[str]) -> Iterator[Scan]:
+    s = Scan()
+    events: list[Any] = []
+    remove = naq_events.add_listener(events.append)
+    enable_connection_monitoring()  # the default monitor, which the exporters read
+    enable_connection_monitoring(monitor=s.monitor)
+    with capture_all_logs() as logs:
+        yield s
+    remove()
+    out, err = capfd.readouterr()
+    texts = [*logs.texts, *s.texts, out, err]
+    texts += [repr(o) for o in s.objects] + [str(o) for o in s.objects]
+    texts += [repr(e) for e in events] + [str(e.error_message) for e in events]
+    texts += [repr(metrics_to_dict()), metrics_to_json(), prometheus_text()]
+    texts += [repr(metrics_to_dict(s.monitor.get_metrics())), prometheus_text(s.monitor)]
+    hits = find_secrets(texts, SECRETS)
+    assert not hits, f"secrets leaked into logs / errors / reprs / metrics: {hits[:5]}"
+    # the scan saw real material (it would be vacuous otherwise)
+    assert logs.texts or events, "nothing was logged and no event seen: the scan checked nothing"
+
+
+def _url_with(user_info: str, server: NatsServer) -> str:
+    return f"nats://{user_info}@127.0.0.1:{server.port}"
+
+
+def _keep(cfg: Any, scan: Scan) -> None:
+    """Scan configs' repr/str; a plain URL string is the caller's own text, not our output."""
+    if not isinstance(cfg, str):
+        scan.obj(cfg)
+
+
+async def _works(cfg: Any, scan: Scan) -> None:
+    _keep(cfg, scan)
+    async with nats_connection(cfg) as nc:
+        await nc.publish(unique("sec"), b"x")
+        await nc.rtt()
+        assert nc.is_connected
+
+
+async def _auth_fails(cfg: Any, scan: Scan) -> BaseException:
+    """Connecting must fail with a typed, non-transient authorization error, within the timeout."""
+    _keep(cfg, scan)
+    start = time.monotonic()
+    with pytest.raises(NaqConnectionError) as info:
+        async with nats_connection(cfg):
+            pass
+    elapsed = time.monotonic() - start
+    scan.exc(info.value)
+    assert elapsed < AUTH_TIMEOUT + 1.0, f"auth failure took {elapsed:.2f}s"
+    assert "authoriz" in str(info.value).lower(), str(info.value)
+    assert not is_transient(info.value)
+    return info.value
+
+
+# ---- user / password -----------------------------------------------------------------------
+
+
+async def test_user_password_connects_by_fields_and_by_url(password_server: NatsServer, scan: Scan) -> None:
+    await _works(NatsConfig(servers=password_server.url, user=USER, password=PASSWORD), scan)
+    url = _url_with(f"{USER}:{PASSWORD}", password_server)
+    await _works(url, scan)  # a URL string with credentials
+    await _works(NatsConfig(servers=url), scan)
+    cfg = scan.obj(Config(nats=NatsConfig(servers=url), profiles={"secure": NatsConfig(servers=url)}))
+    async with nats_jetstream(cfg) as (_nc, js):
+        await js.account_info()
+    async with scan.obj(ConnectionPool(NatsConfig(servers=url))) as pool:
+        async with pool.connection() as nc:
+            await nc.rtt()
+    assert scan.monitor.get_metrics().successful_connections == 5
+    await assert_no_clients(password_server)
+
+
+async def test_wrong_password_fails_fast_and_is_not_retried(password_server: NatsServer, scan: Scan) -> None:
+    cfg = NatsConfig(
+        servers=password_server.url, user=USER, password=WRONG_PASSWORD, connection_timeout=AUTH_TIMEOUT
+    )
+    err = await _auth_fails(cfg, scan)
+    chain = exception_texts(err)
+    assert any("Authorization Violation" in t for t in chain), chain
+
+    calls = 0
+
+    @retry_on_connection_failure(max_retries=3, retry_delay=0.5)
+    @with_nats_connection(config=cfg)
+    async def op(nc: Any) -> None:
+        nonlocal calls
+        calls += 1
+
+    start = time.monotonic()
+    with pytest.raises(NaqConnectionError) as info:
+        await op()
+    scan.exc(info.value)
+    assert time.monotonic() - start < AUTH_TIMEOUT + 1.0  # no back-off sleeps happened
+    assert calls == 0  # the body never ran: the connect itself failed...
+    failed = scan.monitor.get_metrics().failed_connections
+    assert failed == 2, f"expected one connect attempt per call (no retry), monitor saw {failed}"
+    # the wrong password in a URL too
+    await _auth_fails(_url_with(f"{USER}:{WRONG_PASSWORD}", password_server), scan)
+    await assert_no_clients(password_server)
+
+
+async def test_health_check_with_wrong_password_is_false_and_quiet(password_server: NatsServer, scan: Scan) -> None:
+    cfg = scan.obj(NatsConfig(servers=password_server.url, user=USER, password=WRONG_PASSWORD, connection_timeout=1.0))
+    assert await test_nats_connection(cfg, timeout=1.0) is False
+    good = scan.obj(NatsConfig(servers=password_server.url, user=USER, password=PASSWORD))
+    assert await test_nats_connection(good, timeout=2.0) is True
+    await assert_no_clients(password_server)
+
+
+# ---- token ---------------------------------------------------------------------------------
+
+
+async def test_token_auth(token_server: NatsServer, scan: Scan) -> None:
+    await _works(NatsConfig(servers=token_server.url, token=TOKEN), scan)
+    await _works(_url_with(TOKEN, token_server), scan)
+    await _auth_fails(NatsConfig(servers=token_server.url, token=WRONG_TOKEN, connection_timeout=AUTH_TIMEOUT), scan)
+    await _auth_fails(NatsConfig(servers=token_server.url, connection_timeout=AUTH_TIMEOUT), scan)  # no token
+    await assert_no_clients(token_server)
+
+
+# ---- nkey ----------------------------------------------------------------------------------
+
+
+async def test_nkey_seed_file_auth(nkey_server: NatsServer, scan: Scan, tmp_path: Path) -> None:
+    good = tmp_path / "user.nk"
+    good.write_text(NKEY_SEED + "\n")
+    bad = tmp_path / "other.nk"
+    bad.write_text(OTHER_SEED + "\n")
+    await _works(NatsConfig(servers=nkey_server.url, nkeys_seed_file=str(good)), scan)
+    await _auth_fails(NatsConfig(servers=nkey_server.url, nkeys_seed_file=str(bad), connection_timeout=AUTH_TIMEOUT), scan)
+    # the same from a YAML file, with the seed path interpolated from the environment
+    cfg_file = tmp_path / "naq.yaml"
+    cfg_file.write_text(f"nats:\n  servers: ['{nkey_server.url}']\n  nkeys_seed_file: {good}\n")
+    cfg = load_config(str(cfg_file))
+    await _works(cfg, scan)
+    await assert_no_clients(nkey_server)
+
+
+# ---- TLS -----------------------------------------------------------------------------------
+
+
+async def test_tls_with_generated_ca(tls_server: NatsServer, tls_files: dict[str, str], scan: Scan) -> None:
+    assert tls_server.url.startswith("tls://")
+    cfg = NatsConfig(servers=tls_server.url, tls=TLSConfig(enabled=True, ca_file=tls_files["ca"]))
+    await _works(cfg, scan)
+    async with nats_connection(cfg) as nc:
+        await nc.rtt()
+        conns = tls_server.connz()["connections"]
+        assert len(conns) == 1 and conns[0].get("tls_version"), conns  # the server sees TLS
+    await assert_no_clients(tls_server)
+
+
+async def test_tls_without_the_ca_fails_with_certificate_error(tls_server: NatsServer, scan: Scan) -> None:
+    cfg = scan.obj(NatsConfig(servers=tls_server.url, tls=TLSConfig(enabled=True), connection_timeout=AUTH_TIMEOUT))
+    start = time.monotonic()
+    with pytest.raises(NaqConnectionError) as info:
+        async with nats_connection(cfg):
+            pass
+    assert time.monotonic() - start < AUTH_TIMEOUT + 1.0
+    scan.exc(info.value)
+    chain = []
+    cur: BaseException | None = info.value
+    while cur is not None:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    texts = " ".join(exception_texts(info.value)).lower()
+    assert any(isinstance(c, ssl.SSLCertVerificationError) for c in chain) or "certificate" in texts, chain
+    assert "certificate" in str(info.value).lower(), f"the message should say it is a certificate problem: {info.value}"
+    assert not is_transient(info.value)
+    await assert_no_clients(tls_server)
+
+
+async def test_plain_client_against_tls_server_is_refused(tls_server: NatsServer, scan: Scan) -> None:
+    plain = scan.obj(NatsConfig(servers=f"nats://127.0.0.1:{tls_server.port}", connection_timeout=AUTH_TIMEOUT))
+    with pytest.raises(NaqConnectionError) as info:
+        async with nats_connection(plain):
+            pass
+    scan.exc(info.value)
+    assert not is_transient(info.value)
+    await assert_no_clients(tls_server)
