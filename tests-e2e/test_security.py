@@ -305,3 +305,23 @@ async def test_plain_client_against_tls_server_is_refused(tls_server: NatsServer
     scan.exc(info.value)
     assert not is_transient(info.value)
     await assert_no_clients(tls_server)
+
+
+async def test_certificate_failure_fails_fast_not_as_a_timeout(tls_server: NatsServer, scan: Scan) -> None:
+    """A certificate that cannot be verified is a definite answer: no reason to wait out the budget.
+
+    nats-py's connect loop (``allow_reconnect=True``, which core's fail-fast walk uses) does not
+    return after an ``SSLCertVerificationError``; the error must still surface at once, reported as
+    a certificate problem rather than as "timed out after N s".
+    """
+    cfg = scan.obj(NatsConfig(servers=tls_server.url, tls=TLSConfig(enabled=True), connection_timeout=5.0))
+    start = time.monotonic()
+    with pytest.raises(NaqConnectionError) as info:
+        async with nats_connection(cfg):
+            pass
+    elapsed = time.monotonic() - start
+    scan.exc(info.value)
+    assert "certificate" in str(info.value).lower()
+    assert elapsed < 1.5, f"a certificate failure took {elapsed:.2f}s of the 5 s connection_timeout"
+    assert "timed out" not in str(info.value), str(info.value)
+    await assert_no_clients(tls_server)

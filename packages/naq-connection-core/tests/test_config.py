@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
+import pickle
 import ssl
 from pathlib import Path
 from typing import Any
@@ -238,6 +240,8 @@ def test_auth_combinations(tmp_path: Path) -> None:
         NatsConfig(password=SECRET)
     assert_names(info.value, "password is set but user is not")
     assert info.value.field == "user"
+    assert info.value.value is None  # nothing to show for a missing value
+    assert "None" not in str(info.value)
     with pytest.raises(NaqConfigError) as info:
         NatsConfig(user="bob", token=SECRET)
     assert_names(info.value, "token", "either token or user/password", "'***'")
@@ -303,7 +307,8 @@ def test_tls_from_mapping_and_scheme(tmp_path: Path) -> None:
 
 
 def test_ssl_context_with_real_certificates(tmp_path: Path) -> None:
-    trustme = pytest.importorskip("trustme")
+    import trustme
+
     ca = trustme.CA()
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
@@ -374,6 +379,16 @@ def test_frozen_hashable_and_equal() -> None:
     assert hash(cfg) == hash(NatsConfig(servers="nats://a:1"))
     assert {cfg: 1}[NatsConfig(servers="a:1")] == 1
     assert cfg != NatsConfig(servers="a:2")
+
+
+def test_pickle_and_copy_round_trip() -> None:
+    nats_cfg = NatsConfig(servers="a:1", user="u", password=SECRET, tls={"enabled": True})
+    cfg = Config(nats_cfg, {"p": nats_cfg.replace(client_name="p")})
+    for clone in (pickle.loads(pickle.dumps(cfg)), copy.copy(cfg), copy.deepcopy(cfg)):
+        assert clone == cfg
+        assert clone.profile("p").client_name == "p"
+    assert pickle.loads(pickle.dumps(nats_cfg)) == nats_cfg
+    assert copy.deepcopy(nats_cfg) == nats_cfg
 
 
 def test_replace_is_validated(tmp_path: Path) -> None:

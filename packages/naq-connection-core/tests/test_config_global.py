@@ -63,6 +63,24 @@ def test_get_config_is_built_once_under_concurrency(monkeypatch: pytest.MonkeyPa
     assert len({id(r) for r in results}) == 1
 
 
+def test_get_config_uses_a_result_loaded_while_it_waited(monkeypatch: pytest.MonkeyPatch) -> None:
+    winner = Config(NatsConfig(client_name="winner"))
+
+    class OtherThreadFinishesFirst:
+        def __enter__(self) -> None:
+            monkeypatch.setattr(config_module, "_cached", winner)
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def load_again() -> Config:
+        raise AssertionError("loaded twice")
+
+    monkeypatch.setattr(config_module, "_lock", OtherThreadFinishesFirst())
+    monkeypatch.setattr(config_module, "load_config", load_again)
+    assert get_config() is winner
+
+
 def test_failed_load_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAQ_NATS_CONNECTION_TIMEOUT", "zero")
     with pytest.raises(NaqConfigError, match="NAQ_NATS_CONNECTION_TIMEOUT"):

@@ -9,13 +9,12 @@ from typing import Any
 
 import nats
 import pytest
+import trustme
 
 from naq.connection.config import NatsConfig, TLSConfig
 from naq.connection.errors import is_transient
 
 pytestmark = pytest.mark.integration
-
-trustme = pytest.importorskip("trustme")
 
 
 async def _quiet(_exc: Exception) -> None:

@@ -97,7 +97,8 @@ async def test_every_server_is_tried_before_giving_up(
     attempts = [r.getMessage() for r in caplog.records if "connect attempt failed" in r.getMessage()]
     assert any("ConnectionRefusedError" in line for line in attempts), attempts
     assert any("TimeoutError" in line for line in attempts), attempts
-    assert blackhole_url in str(caught.value) and refused_url in str(caught.value)
+    assert blackhole_url in str(caught.value)
+    assert refused_url in str(caught.value)
 
 
 async def test_cancelled_connects_leak_no_sockets_or_tasks(blackhole_url: str) -> None:
@@ -157,4 +158,58 @@ def test_describe_is_one_redacted_line() -> None:
     assert _connect.describe(None) == "unknown error"
     assert _connect.describe(RuntimeError()) == "RuntimeError"
     text = _connect.describe(RuntimeError(f"a\nb nats://u:pw@h {long}"), ("pw",))
-    assert "\n" not in text and "pw" not in text and text.endswith("...")
+    assert "\n" not in text
+    assert "pw" not in text
+    assert text.endswith("...")
+
+
+async def test_hard_deadline_ends_a_walk_nats_py_timeouts_do_not_cover(
+    blackhole_url: str, monkeypatch: pytest.MonkeyPatch, events_log: list[Any]
+) -> None:
+    # Pull the hard deadline in front of nats-py's own per-attempt timeout (1 s) to see it act.
+    monkeypatch.setattr(_connect, "DEADLINE_GRACE", -0.8)
+    process = psutil.Process()
+    await settle()
+    fds_before = process.num_fds()
+    tasks_before = other_tasks()
+    started = time.monotonic()
+    with pytest.raises(NaqConnectionError, match="timed out after 1 s") as caught:
+        await cm.open_connection(config(blackhole_url, connection_timeout=1.0))
+    assert time.monotonic() - started < 0.8
+    assert isinstance(caught.value.__cause__, asyncio.TimeoutError)
+    assert [e.kind for e in events_log] == [Kind.CONNECTING, Kind.CONNECT_FAILED]
+    await settle()
+    assert process.num_fds() == fds_before
+    assert other_tasks() == tasks_before
+
+
+async def test_deadline_firing_as_the_handshake_completes_is_still_a_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that sends INFO late and never answers PING: nats-py would wait a full
+    connect_timeout for the PONG; the deadline aborts the socket, and nats-py then returns as if
+    connected. That half-open client must be torn down and reported as a timeout."""
+    info = b'INFO {"server_id":"fake","version":"2.10.0","max_payload":1048576}\r\n'
+
+    async def late_info(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.3)
+        writer.write(info)
+        await writer.drain()
+        await reader.read()  # never answer; end when the client goes away
+        writer.close()
+
+    server = await asyncio.start_server(late_info, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(_connect, "DEADLINE_GRACE", -0.5)  # deadline at 0.5 s, PONG wait until 1.3 s
+    try:
+        await settle()
+        tasks_before = other_tasks()
+        started = time.monotonic()
+        with pytest.raises(NaqConnectionError, match="timed out"):
+            await cm.open_connection(config(f"nats://127.0.0.1:{port}", connection_timeout=1.0))
+        assert time.monotonic() - started < 1.0
+        await settle()
+        assert other_tasks() == tasks_before  # nats-py's read / ping / flusher tasks were cancelled
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -306,15 +306,37 @@ async def test_close_failure_is_swallowed_and_the_client_torn_down(
     assert abandoned == [conn]
 
 
-async def test_hanging_close_is_bounded(conn: MagicMock) -> None:
-    async def never() -> None:
-        await asyncio.sleep(60)
+async def test_overdue_close_tears_the_client_down(conn: MagicMock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # nats-py's close() waits on its socket; aborting the socket (abandon) is what ends the wait.
+    socket_aborted = asyncio.Event()
 
-    conn.close = AsyncMock(side_effect=never)
+    async def close_waiting_on_the_socket() -> None:
+        await socket_aborted.wait()
+
+    conn.close = AsyncMock(side_effect=close_waiting_on_the_socket)
+    abandoned: list[float] = []
     loop = asyncio.get_running_loop()
+
+    def abandon(target: Any) -> None:
+        assert target is conn
+        abandoned.append(loop.time())
+        socket_aborted.set()
+
+    monkeypatch.setattr(cm._connect, "abandon", abandon)
     started = loop.time()
     await cm.close_connection(conn, timeout=0.1)
-    assert loop.time() - started < 2
+    assert len(abandoned) == 1
+    assert 0.09 <= abandoned[0] - started < 1
+
+
+async def test_close_within_the_timeout_cancels_the_timer(
+    conn: MagicMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    abandoned: list[Any] = []
+    monkeypatch.setattr(cm._connect, "abandon", abandoned.append)
+    await cm.close_connection(conn, timeout=0.05)
+    await asyncio.sleep(0.1)
+    assert abandoned == []
 
 
 async def test_close_of_an_already_closed_connection_is_a_no_op(conn: MagicMock) -> None:
@@ -340,6 +362,11 @@ async def test_close_timeouts_come_from_the_connection_config(
     fake_nats: MagicMock, config: NatsConfig, conn: MagicMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nc = await cm.open_connection(config)
+    state = lifecycle_module.lifecycle_of(nc)
+    assert state is not None
+    assert cm._close_timeout(state, drain=False) == 1.5 + 0.25  # flush + reconnect wait
+    assert cm._close_timeout(state, drain=True) == 4.0 + 1.5  # drain + flush
+    assert cm._close_timeout(None, drain=False) == cm._DEFAULT_CLOSE_TIMEOUT
     seen: list[float] = []
     real_wait_for = asyncio.wait_for
 
@@ -347,12 +374,9 @@ async def test_close_timeouts_come_from_the_connection_config(
         seen.append(timeout)
         return await real_wait_for(aw, timeout)
 
-    monkeypatch.setattr(cm, "asyncio", SimpleNamespace(wait_for=recording_wait_for, TimeoutError=TimeoutError))
+    monkeypatch.setattr(cm, "asyncio", SimpleNamespace(wait_for=recording_wait_for))
     await cm.close_connection(nc, drain=True)
-    conn.is_closed = False
-    await cm.close_connection(nc)
-    assert seen == [4.0 + 1.5, 1.5 + 0.25]  # drain + flush, flush + reconnect wait
-    assert cm._close_timeout(None, drain=False) == cm._DEFAULT_CLOSE_TIMEOUT
+    assert seen == [4.0 + 1.5]
 
 
 # ----------------------------------------------------------------------------- connect failures
@@ -380,7 +404,7 @@ async def test_a_hanging_patched_connect_is_cut_at_the_deadline(fake_nats: Magic
     cfg = NatsConfig(servers=SERVER, connection_timeout=0.2)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with pytest.raises(NaqConnectionError, match="timed out after 0.2 s") as caught:
+    with pytest.raises(NaqConnectionError, match=r"timed out after 0\.2 s") as caught:
         await cm.open_connection(cfg)
     assert loop.time() - started < 0.2 + 1
     assert isinstance(caught.value.__cause__, asyncio.TimeoutError)
@@ -427,7 +451,7 @@ async def test_ssl_config_errors_are_not_wrapped_as_connect_failures(
     ca = tmp_path / "ca.pem"
     ca.write_text("not a certificate")
     cfg = NatsConfig(servers="tls://127.0.0.1:4443", tls={"ca_file": str(ca)})
-    with pytest.raises(NaqConfigError, match="tls.ca_file"):
+    with pytest.raises(NaqConfigError, match=r"tls\.ca_file"):
         await cm.open_connection(cfg)
     fake_nats.connect.assert_not_awaited()
 
@@ -444,8 +468,10 @@ async def test_events_in_order_with_one_connection_id(
     assert kinds == [Kind.CONNECTING, Kind.CONNECTED, Kind.CLOSED]
     assert {e.connection_id for e in events_log} == {cid}
     assert all(e.client_name == "wiring" and e.pooled is False for e in events_log)
-    assert events_log[1].duration is not None and events_log[1].duration >= 0
-    assert events_log[2].duration is not None and events_log[2].duration >= 0
+    assert events_log[1].duration is not None
+    assert events_log[1].duration >= 0
+    assert events_log[2].duration is not None
+    assert events_log[2].duration >= 0
 
 
 async def test_closed_is_emitted_once_whoever_closes(
@@ -586,7 +612,7 @@ async def test_asyncio_is_looked_up_at_call_time(
         calls.append(timeout)
         return await real_wait_for(aw, timeout)
 
-    monkeypatch.setattr(cm, "asyncio", SimpleNamespace(wait_for=recording_wait_for, TimeoutError=TimeoutError))
+    monkeypatch.setattr(cm, "asyncio", SimpleNamespace(wait_for=recording_wait_for))
     await cm.open_connection(config)
     assert calls == [config.connection_timeout + cm._connect.DEADLINE_GRACE]
 
@@ -643,7 +669,8 @@ async def test_missing_kv_bucket_is_a_clear_error_and_closes(
         async with cm.nats_kv_store("orders", config):
             pytest.fail("body must not run")
     assert caught.value.bucket == "orders"
-    assert "'orders'" in str(caught.value) and "create=True" in str(caught.value)
+    assert "'orders'" in str(caught.value)
+    assert "create=True" in str(caught.value)
     assert caught.value.__cause__ is missing
     js.create_key_value.assert_not_awaited()
     conn.close.assert_awaited_once()
@@ -787,10 +814,16 @@ async def test_pool_is_borrowed_from_and_never_closed(
         assert (nc, js) == (conn, conn.jetstream.return_value)
     async with cm.nats_kv_store("b", pool=pool, create=True, history=2) as kv:
         assert kv == "pooled-kv"
-    with pytest.raises(KeyError):
+    stores: list[Any] = []
+
+    async def use_object_store() -> None:
         async with cm.nats_object_store("o", pool=pool) as store:
-            assert store == "pooled-obj"
+            stores.append(store)
             raise KeyError("body")
+
+    with pytest.raises(KeyError):
+        await use_object_store()
+    assert stores == ["pooled-obj"]
     assert pool.log == [
         "enter connection",
         "exit connection None",

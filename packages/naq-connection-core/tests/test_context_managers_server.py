@@ -113,6 +113,11 @@ async def test_lifecycle_under_faults_leaves_nothing_behind(nats_server: Any, na
     class BodyError(Exception):
         pass
 
+    async def failing_body(round_: int) -> None:
+        async with cm.nats_connection(cfg) as nc:
+            await nc.publish("cm.it.faults", b"x")
+            raise BodyError(round_)
+
     async def sleeper() -> None:
         async with cm.nats_connection(cfg) as nc:
             await nc.subscribe("cm.it.faults", cb=_ignore)
@@ -120,9 +125,7 @@ async def test_lifecycle_under_faults_leaves_nothing_behind(nats_server: Any, na
 
     for round_ in range(10):
         with pytest.raises(BodyError):
-            async with cm.nats_connection(cfg) as nc:
-                await nc.publish("cm.it.faults", b"x")
-                raise BodyError(round_)
+            await failing_body(round_)
         task = asyncio.ensure_future(sleeper())
         await asyncio.sleep(0.03)
         task.cancel()
@@ -200,15 +203,19 @@ async def test_paused_server_close_is_bounded(nats_server_factory: Any) -> None:
     nc = await cm.open_connection(cfg)
     await asyncio.to_thread(server.pause)
     try:
-        payload = b"x" * 65536
-        for _ in range(50):  # fill the socket buffers of a server that no longer reads
-            await nc.publish("cm.it.frozen", payload)
+        # 32 MB of valid PUBs for a server that no longer reads: more than the kernel buffers hold,
+        # so nats-py's close() would wait for the transport to drain forever
+        payload = b"x" * (1 << 20)
+        for _ in range(32):
+            nc._transport.write(b"PUB cm.it.frozen %d\r\n%s\r\n" % (len(payload), payload))
         started = time.monotonic()
         await cm.close_connection(nc)
-        assert time.monotonic() - started < 0.3 + 0.1 + 1
+        elapsed = time.monotonic() - started
+        assert 0.3 < elapsed < 0.3 + 0.1 + 1  # waited for the bound, then tore the client down
     finally:
         await asyncio.to_thread(server.resume)
     assert nc.is_closed
+    await wait_for_clients(server, 0)
 
 
 async def test_paused_server_connect_fails_within_the_timeout(nats_server_factory: Any) -> None:
@@ -245,7 +252,8 @@ async def test_wrong_password_fails_fast_as_a_permanent_error(
     assert "rejected the credentials" in str(caught.value)
     assert "authorization violation" in str(caught.value.__cause__).lower()
     assert not is_transient(caught.value)
-    assert "wrong-pass-42" not in str(caught.value) and "wrong-pass-42" not in caplog.text
+    assert "wrong-pass-42" not in str(caught.value)
+    assert "wrong-pass-42" not in caplog.text
     async with cm.nats_connection(config_for(server.url, user="alice", password="right-pass")) as nc:
         assert nc.is_connected
 
@@ -326,3 +334,30 @@ async def test_nats_errors_in_the_body_propagate_unchanged(nats_url: str) -> Non
     with pytest.raises(nats.errors.BadSubjectError):
         async with cm.nats_connection(config_for(nats_url)) as nc:
             await nc.publish("", b"x")
+
+
+async def test_closing_in_the_body_is_fine_and_reported_once(
+    nats_url: str, events_log: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="naq.connection"):
+        async with cm.nats_connection(config_for(nats_url)) as nc:
+            await nc.close()
+    assert [e.kind for e in events_log] == [Kind.CONNECTING, Kind.CONNECTED, Kind.CLOSED]
+    assert caplog.records == []  # a close the user asked for is not a warning
+
+
+async def test_teardown_stops_subscription_tasks(nats_url: str) -> None:
+    nc = await cm.open_connection(config_for(nats_url))
+    callback_sub = await nc.subscribe("cm.it.teardown.cb", cb=_ignore)
+    iterator_sub = await nc.subscribe("cm.it.teardown.iter")
+    iterator = iterator_sub.messages
+    waiting = asyncio.ensure_future(iterator_sub.next_msg(timeout=30))
+    await asyncio.sleep(0.05)
+    cm._connect.abandon(nc)
+    with pytest.raises((asyncio.CancelledError, nats.errors.Error)):
+        await asyncio.wait_for(waiting, 2)
+    await asyncio.sleep(0.05)
+    assert callback_sub._wait_for_msgs_task.done()
+    assert nc.is_closed
+    assert nc._subs == {}
+    assert iterator is not None

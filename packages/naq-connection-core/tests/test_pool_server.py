@@ -44,8 +44,17 @@ async def async_wait_until(
         await asyncio.sleep(0.02)
 
 
+def clients_named(server: Any, name: str) -> int:
+    """Open connections with client name ``name`` (/connz): immune to other tests' clients closing."""
+    return sum(1 for conn in server.connz(limit=4096).get("connections") or () if conn.get("name") == name)
+
+
 def config_for(url: str, **overrides: Any) -> NatsConfig:
-    settings: dict[str, Any] = {"client_name": "pool-it", "connection_timeout": 2.0, "drain_timeout": 2.0}
+    settings: dict[str, Any] = {
+        "client_name": unique("pool-it"),
+        "connection_timeout": 2.0,
+        "drain_timeout": 2.0,
+    }
     settings.update(overrides)
     return NatsConfig(servers=url, **settings)
 
@@ -75,8 +84,8 @@ async def test_200_concurrent_first_borrowers_share_one_connection(nats_server: 
     try:
         await listener.subscribe(subject, cb=on_message)
         await listener.flush()
-        baseline = nats_server.client_count()
-        async with ConnectionPool(config_for(nats_url)) as pool:
+        cfg = config_for(nats_url)
+        async with ConnectionPool(cfg) as pool:
 
             async def borrower(i: int) -> int:
                 async with pool.connection() as nc:  # all 200 arrive before any connection exists
@@ -86,19 +95,19 @@ async def test_200_concurrent_first_borrowers_share_one_connection(nats_server: 
 
             ids = await asyncio.gather(*(borrower(i) for i in range(200)))
             assert len(set(ids)) == 1
-            assert nats_server.client_count() == baseline + 1
+            assert clients_named(nats_server, cfg.client_name) == 1
             await async_wait_until(lambda: len(received) == 200, what="200 messages")
             stats = pool.stats()
             assert stats.connections_opened == 1
             assert stats.borrows == 200
-        wait_until(lambda: nats_server.client_count() == baseline, what="/connz back to baseline")
+        wait_until(lambda: clients_named(nats_server, cfg.client_name) == 0, what="/connz back to 0")
     finally:
         await listener.close()
 
 
 async def test_size_three_opens_three_connections_and_closes_them(nats_server: Any, nats_url: str) -> None:
-    baseline = nats_server.client_count()
-    pool = ConnectionPool(config_for(nats_url), size=3)
+    cfg = config_for(nats_url)
+    pool = ConnectionPool(cfg, size=3)
     seen = []
     for _ in range(9):
         async with pool.connection() as nc:
@@ -106,10 +115,10 @@ async def test_size_three_opens_three_connections_and_closes_them(nats_server: A
             await nc.flush()
     assert len(set(seen)) == 3
     assert seen[:3] == seen[3:6] == seen[6:]  # round-robin
-    assert nats_server.client_count() == baseline + 3
+    assert clients_named(nats_server, cfg.client_name) == 3
     await pool.close()
     await pool.close()
-    wait_until(lambda: nats_server.client_count() == baseline, what="/connz back to baseline")
+    wait_until(lambda: clients_named(nats_server, cfg.client_name) == 0, what="/connz back to 0")
 
 
 async def test_kv_and_object_store_borrow(nats_url: str, raw_js: Any) -> None:
@@ -281,17 +290,16 @@ async def test_events_count_one_pooled_connection(nats_url: str) -> None:
 
 
 async def test_default_pools_share_and_close(nats_server: Any, nats_url: str) -> None:
-    baseline = nats_server.client_count()
     cfg = config_for(nats_url)
     pool = get_default_pool(cfg)
     for _ in range(3):
         async with get_default_pool(cfg).connection() as nc:
             await nc.flush()
     assert get_default_pool(cfg) is pool
-    assert nats_server.client_count() == baseline + 1
+    assert clients_named(nats_server, cfg.client_name) == 1
     await close_default_pools()
     assert pool.closed
-    wait_until(lambda: nats_server.client_count() == baseline, what="/connz back to baseline")
+    wait_until(lambda: clients_named(nats_server, cfg.client_name) == 0, what="/connz back to 0")
 
 
 def test_pool_left_open_at_exit_warns_without_traceback(nats_url: str, tmp_path: Any) -> None:

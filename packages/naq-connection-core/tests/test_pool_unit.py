@@ -39,23 +39,28 @@ class FakeConfig:
 
 
 class FakeKV:
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, bucket: str, js: FakeJS | None = None) -> None:
         self.bucket = bucket
+        self.js = js
 
 
 class FakeJS:
     def __init__(self, world: World, options: dict[str, Any]) -> None:
         self.world = world
         self.options = options
+        self.conn: FakeConn | None = None
 
     async def key_value(self, bucket: str) -> FakeKV:
         self.world.kv_lookups += 1
         await asyncio.sleep(self.world.lookup_delay)
         if bucket not in self.world.kv_buckets:
             raise nats.js.errors.BucketNotFoundError
-        return FakeKV(bucket)
+        return FakeKV(bucket, self)
 
     async def create_key_value(self, *, bucket: str, **config: Any) -> FakeKV:
+        if self.world.create_error is not None:
+            self.world.kv_buckets[bucket] = {"by": "someone else"}
+            raise self.world.create_error
         self.world.kv_buckets[bucket] = config
         return FakeKV(bucket)
 
@@ -82,7 +87,9 @@ class FakeConn:
 
     def jetstream(self, **options: Any) -> FakeJS:
         self.jetstream_calls += 1
-        return FakeJS(self.world, options)
+        js = FakeJS(self.world, options)
+        js.conn = self
+        return js
 
 
 class World:
@@ -101,6 +108,7 @@ class World:
         self.os_buckets: dict[str, dict[str, Any]] = {}
         self.kv_lookups = 0
         self.os_lookups = 0
+        self.create_error: Exception | None = None
 
     async def open_connection(self, config: Any, *, pooled: bool = False) -> FakeConn:
         self.open_calls.append((config, pooled))
@@ -174,10 +182,22 @@ def test_real_config_resolution_and_redaction(monkeypatch: pytest.MonkeyPatch) -
         reset_config()
 
 
-def test_bad_bucket_is_config_error(world: World) -> None:
+@pytest.mark.parametrize("bucket", ["", None, 7])
+def test_bad_bucket_type_is_config_error_at_once(world: World, bucket: Any) -> None:
     pool = ConnectionPool(CFG)
-    with pytest.raises(NaqConfigError, match="bucket"):
-        pool.kv_store("")
+    with pytest.raises(NaqConfigError, match="invalid bucket name"):
+        pool.kv_store(bucket)
+    with pytest.raises(NaqConfigError, match="invalid bucket name"):
+        pool.object_store(bucket)
+
+
+async def test_bad_bucket_name_is_config_error_before_any_lookup(world: World) -> None:
+    async with ConnectionPool(CFG) as pool:
+        with pytest.raises(NaqConfigError, match=r"invalid bucket name 'a\.b'") as info:
+            async with pool.kv_store("a.b"):
+                pass
+        assert info.value.field == "bucket"
+        assert world.kv_lookups == 0
 
 
 async def test_lazy_connect_then_shared(world: World) -> None:
@@ -293,7 +313,7 @@ async def test_reconnecting_connection_is_not_replaced(world: World) -> None:
 
 
 async def test_borrower_cancelled_while_connecting_does_not_break_others(world: World) -> None:
-    world.connect_delay = 0.05
+    world.gate = asyncio.Event()
     async with ConnectionPool(CFG) as pool:
 
         async def borrow() -> Any:
@@ -303,7 +323,9 @@ async def test_borrower_cancelled_while_connecting_does_not_break_others(world: 
         first = asyncio.ensure_future(borrow())
         second = asyncio.ensure_future(borrow())
         await asyncio.sleep(0.01)
-        first.cancel()
+        first.cancel()  # the borrower that started the connect goes away ...
+        await asyncio.sleep(0.01)
+        world.gate.set()  # ... and the shared connect still completes for the other one
         assert await second is world.opened[0]
         with pytest.raises(asyncio.CancelledError):
             await first
@@ -593,14 +615,15 @@ async def test_borrowed_events_only_with_listeners(world: World, monkeypatch: py
         events.add_listener(emitted.append)
         async with pool.connection(), pool.jetstream():
             pass
+        await pool.acquire()
         world.kv_buckets["b"] = {}
         async with pool.kv_store("b"):
             pass
-    assert [e.kind for e in emitted] == [events.ConnectionEventKind.BORROWED] * 3
+    assert [e.kind for e in emitted] == [events.ConnectionEventKind.BORROWED] * 4
     assert all(e.pooled for e in emitted)
     assert emitted[0].client_name == "pool-test"
     assert emitted[0].server == "nats://127.0.0.1:4999"
-    assert emitted[0].connection_id == emitted[2].connection_id != 0
+    assert emitted[0].connection_id == emitted[3].connection_id != 0
 
 
 async def test_repr_and_stats_never_show_secrets(world: World) -> None:
@@ -799,3 +822,42 @@ def test_fast_path_rechecks_loop_after_it_stopped(world: World) -> None:
         first.run_until_complete(pool.close())
     finally:
         first.close()
+
+
+async def test_bucket_created_concurrently_elsewhere_is_used(world: World) -> None:
+    world.create_error = nats.js.errors.BadRequestError(code=400, err_code=10058, description="in use")
+    async with ConnectionPool(CFG) as pool:
+        async with pool.kv_store("raced", create=True, history=9) as kv:
+            assert kv.bucket == "raced"
+        assert world.kv_buckets["raced"] == {"by": "someone else"}
+        assert world.kv_lookups == 2  # missing, then the concurrently created one
+
+
+async def test_other_create_errors_propagate(world: World) -> None:
+    world.create_error = nats.js.errors.BadRequestError(code=400, err_code=10052, description="bad config")
+    async with ConnectionPool(CFG) as pool:
+        with pytest.raises(nats.js.errors.BadRequestError) as info:
+            async with pool.kv_store("bad", create=True, history=99):
+                pass
+        assert info.value.err_code == 10052
+
+
+async def test_lookup_in_flight_on_a_replaced_connection_is_not_shared(world: World) -> None:
+    world.kv_buckets["b"] = {}
+    world.lookup_delay = 0.05
+    async with ConnectionPool(CFG) as pool:
+        first = await pool.acquire()
+
+        async def borrow() -> Any:
+            async with pool.kv_store("b") as kv:
+                return kv
+
+        old_lookup = asyncio.ensure_future(borrow())
+        await asyncio.sleep(0.01)
+        first.is_closed = True  # dies while its lookup is in flight
+        fresh = await borrow()
+        assert fresh.js.conn is world.opened[1]
+        await old_lookup
+        async with pool.kv_store("b") as cached:
+            assert cached is fresh  # the old connection's late result was not cached
+        assert world.kv_lookups == 2

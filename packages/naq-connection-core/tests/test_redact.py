@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from naq.connection import config
-from naq.connection.config import redact, redact_url
+from naq.connection import _redact, config
+from naq.connection.config import NatsConfig, redact, redact_url
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _no_known_secrets() -> Iterator[None]:
+    _redact.clear_known_secrets()
+    yield
+    _redact.clear_known_secrets()
 
 
 @pytest.mark.parametrize(
@@ -85,3 +94,30 @@ def test_redact_accepts_non_string_text() -> None:
 def test_names_are_exported_from_config() -> None:
     assert config.redact is redact
     assert config.redact_url is redact_url
+
+
+def test_secrets_of_every_built_config_are_masked_without_being_passed() -> None:
+    text = "server echoed Pa55word-xyz and t0ken-abc and n0pe"
+    assert redact(text) == text
+    NatsConfig(user="bob", password="Pa55word-xyz")
+    NatsConfig(servers="nats://t0ken-abc@h:1")
+    assert redact(text) == "server echoed *** and *** and n0pe"
+    _redact.clear_known_secrets()
+    assert redact(text) == text
+
+
+def test_short_secrets_are_not_registered_but_can_be_passed() -> None:
+    NatsConfig(user="bob", password="abc")
+    assert redact("abc def") == "abc def"
+    assert redact("abc def", secrets=["abc"]) == "*** def"
+
+
+def test_registry_is_bounded_oldest_first() -> None:
+    _redact.register_secrets(f"secret-{i:04d}" for i in range(_redact.MAX_KNOWN_SECRETS + 10))
+    assert redact("secret-0000") == "secret-0000"  # dropped
+    last = f"secret-{_redact.MAX_KNOWN_SECRETS + 9:04d}"
+    assert redact(last) == "***"
+    _redact.register_secrets(["secret-0011"])  # re-registering refreshes, then the oldest goes
+    _redact.register_secrets(["another-one"])
+    assert redact("secret-0011") == "***"
+    assert redact("secret-0010") == "secret-0010"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
-from unittest.mock import call
+from unittest.mock import AsyncMock, MagicMock, call
 
 import pytest
 
@@ -347,3 +347,21 @@ def test_kv_cannot_be_used_bare() -> None:
         @with_kv_store  # type: ignore[arg-type]
         async def f(kv: Any) -> None:
             return None
+
+
+async def test_jetstream_replacement_yielding_no_pair_is_exited_and_reported(
+    patched_cms: SimpleNamespace,
+) -> None:
+    cm = MagicMock(name="cm")
+    cm.__aenter__ = AsyncMock(return_value=object())  # a broken replacement: not (conn, js)
+    cm.__aexit__ = AsyncMock(return_value=None)
+    patched_cms.nats_jetstream.side_effect = lambda *a, **k: cm
+
+    @with_jetstream_context
+    async def publish(js: Any) -> None:
+        raise AssertionError("not reached")
+
+    with pytest.raises(TypeError, match="not subscriptable"):
+        await publish()
+    cm.__aexit__.assert_awaited_once()
+    assert cm.__aexit__.call_args.args[0] is TypeError

@@ -363,3 +363,19 @@ def test_bad_arguments_rejected_at_decoration(
 ) -> None:
     with pytest.raises(exc, match=match):
         retry_on_connection_failure(**kwargs)
+
+
+class Unprintable(ConnectionResetError):
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+async def test_unprintable_exception_is_still_retried_and_logged(
+    sleep: AsyncMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    error = Unprintable()
+    calls, op = failing(error)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert await retry_on_connection_failure(jitter=False)(op)() == "ok"
+    assert calls.call_count == 2
+    assert "failed with Unprintable: <unprintable>; retrying in 1.000s" in caplog.text

@@ -219,3 +219,32 @@ async def test_staticmethod_either_order(patched_cms: SimpleNamespace, name: str
 async def test_plain_decorators_over_a_classmethod_object(patched_cms: SimpleNamespace) -> None:
     assert await Publisher.monitored_class() == (Publisher, patched_cms.kv)
     assert list(inspect.signature(Publisher.monitored_class).parameters) == []
+
+
+class SyncCallable:
+    def __call__(self, conn: Any) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "<SyncCallable>"
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_callable_object_that_is_not_async_is_rejected(name: str) -> None:
+    with pytest.raises(TypeError, match="but <SyncCallable> is not a coroutine function"):
+        ALL[name](SyncCallable())
+
+
+async def test_pooled_method_gets_the_borrowed_resource_after_self(
+    pool: Any, patched_cms: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Repo:
+        @with_kv_store("b", pool=pool)
+        async def get(self, kv: Any, key: str) -> tuple[Any, Any, str]:
+            return self, kv, key
+
+    repo = Repo()
+    assert await repo.get("k") == (repo, patched_cms.kv, "k")  # patched surface: replacement called
+    monkeypatch.undo()
+    assert await repo.get("k") == (repo, pool.kv, "k")  # unpatched: borrowed from the pool
+    assert list(inspect.signature(repo.get).parameters) == ["key"]

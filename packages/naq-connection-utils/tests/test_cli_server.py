@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -115,22 +116,28 @@ def test_script_wait_times_out(dead_url: str) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 def test_script_ctrl_c_exits_130_quietly(dead_url: str) -> None:
     proc = subprocess.Popen(
-        [*command(), "--url", dead_url, "wait", "--timeout", "60"],
+        [*command(), "-vv", "--url", dead_url, "wait", "--timeout", "60", "--interval", "0.2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env(),
     )
     try:
-        time.sleep(1.5)  # let it start polling
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait until it is polling (past start-up and imports)
+            ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+            if ready and "health check failed" in proc.stderr.readline():
+                break
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err
     assert out == ""
 
 

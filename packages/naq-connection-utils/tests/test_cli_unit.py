@@ -316,6 +316,16 @@ def test_version_without_distribution_metadata(monkeypatch: pytest.MonkeyPatch) 
     assert cli._version() == utils.__version__
 
 
+def test_ctrl_c_before_the_command_runs_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(url: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "resolve_nats_config", interrupted)
+    assert run(capsys, "--url", URL, "check") == (130, "", "")
+
+
 def test_ctrl_c_exits_130_quietly(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

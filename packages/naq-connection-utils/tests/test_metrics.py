@@ -170,9 +170,9 @@ def test_monitor_reports_percentiles_of_connection_times() -> None:
     for v in range(1, 101):
         monitor.connection_succeeded(v / 1000)
     m = monitor.get_metrics()
-    assert m.connection_time_p50 == pytest.approx(0.0505)
-    assert m.connection_time_p95 == pytest.approx(0.09505)
-    assert m.connection_time_p99 == pytest.approx(0.09901)
+    assert m.p50_connection_time == pytest.approx(0.0505)
+    assert m.p95_connection_time == pytest.approx(0.09505)
+    assert m.p99_connection_time == pytest.approx(0.09901)
 
 
 def test_memory_is_bounded_by_the_window() -> None:
@@ -183,7 +183,7 @@ def test_memory_is_bounded_by_the_window() -> None:
         monitor.connection_succeeded(0.001)
     m = monitor.get_metrics()
     assert len(monitor._recent) == 100
-    assert m.connection_time_p99 == pytest.approx(0.001)  # percentiles follow the recent window
+    assert m.p99_connection_time == pytest.approx(0.001)  # percentiles follow the recent window
     assert m.successful_connections == 10_100  # the counters still count everything
     assert m.connection_time_buckets[-1][1] == 10_100
 
@@ -202,6 +202,16 @@ def test_per_server_counts_are_bounded() -> None:
     by_server = monitor.get_metrics().connections_by_server
     assert len(by_server) == MAX_TRACKED_SERVERS + 1
     assert by_server["other"] == 10
+
+
+def test_server_labels_are_redacted() -> None:
+    monitor = ConnectionMonitor()
+    monitor.connection_succeeded(0.001, "nats://alice:s3cret@host:4222")
+    monitor.reconnected("nats://tok3n@host:4223")
+    assert monitor.get_metrics().connections_by_server == {
+        "nats://alice:***@host:4222": 1,
+        "nats://***@host:4223": 1,
+    }
 
 
 def test_lifecycle_counters() -> None:

@@ -42,7 +42,7 @@ class FakeWrapped:
         self.owner.process.terminate(timeout)
         self.status = "exited"
 
-    def kill(self, signal: int | None = None) -> None:  # noqa: A002 - docker-py's name
+    def kill(self, signal: int | None = None) -> None:
         self.calls.append(f"kill:{signal}")
         if signal is None:
             self.owner.process.kill()
@@ -147,7 +147,9 @@ def test_container_command_enables_monitoring_and_jetstream(fake_docker):
 async def test_container_restart_keeps_url_and_data(fake_docker):
     with NatsServer(backend="docker") as server:
         url = server.url
-        nc = await nats.connect(**server.connect_options(), reconnect_time_wait=0.1, max_reconnect_attempts=-1)
+        nc = await nats.connect(
+            **server.connect_options(), reconnect_time_wait=0.1, max_reconnect_attempts=-1
+        )
         try:
             js = nc.jetstream()
             await js.add_stream(name="D", subjects=["d.>"])
@@ -273,3 +275,17 @@ def test_other_container_errors_propagate(monkeypatch):
         server.start()
     assert server.backend == "docker"
     assert server.log_path is None
+
+
+def test_launch_creates_the_container_when_needed(fake_docker):
+    from naq.testing._ports import free_port
+
+    process = docker_module.DockerProcess("nats:x", free_port(), free_port(), ["-js", "-sd", "/data"])
+    process.launch()
+    try:
+        assert process.alive()
+        assert fake_docker.instances[0].image == "nats:x"
+        assert process.host == "127.0.0.1"
+    finally:
+        process.terminate()
+    assert not process.alive()

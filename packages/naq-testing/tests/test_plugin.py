@@ -132,9 +132,29 @@ def test_leak_check_runs_after_user_fixture_teardown(run):
         async def test_uses_client_first(nats_client, nats_leak_check):
             await nats_client.publish("a", b"b")
         """,
-        "--nats-leak-timeout=0",
+        "--nats-leak-timeout=2",
     )
     result.assert_outcomes(passed=2)
+
+
+def test_leaking_user_fixture_requested_first_is_reported(run):
+    """nats_leak_check is moved in front of the function-scoped fixtures, so a connection a user
+    fixture opens (and never closes) is not hidden in the baseline."""
+    result = run(
+        """
+        import nats, pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def sloppy_client(nats_url):
+            return await nats.connect(nats_url, name="sloppy")
+
+        async def test_x(sloppy_client, nats_leak_check):
+            await sloppy_client.flush()
+        """,
+        "--nats-leak-timeout=0.2",
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*name='sloppy'*"])
 
 
 def test_leak_check_for_every_test_by_ini(run):
@@ -201,7 +221,8 @@ def test_plugin_can_be_disabled(run):
 def test_cli_flag_wins_over_ini(run):
     result = run(
         """
-        def test_x(nats_settings, nats_server):
+        def test_x(nats_settings, nats_server, nats_names):
+            nats_names.stream("s")  # issued, but there is no JetStream to clean up
             assert nats_settings.jetstream is False
             assert nats_settings.startup_timeout == 7
             assert nats_settings.cluster_size == 5
@@ -218,7 +239,10 @@ def test_cli_flag_wins_over_ini(run):
 @pytest.mark.parametrize(
     ("flag", "message"),
     [
-        ("--nats-backend=podman", "*--nats-backend / nats_backend: expected one of binary, docker, external*"),
+        (
+            "--nats-backend=podman",
+            "*--nats-backend / nats_backend: expected one of binary, docker, external*",
+        ),
         ("--nats-backend=external", "*--nats-backend=external needs --nats-url*"),
         ("--nats-jetstream=maybe", "*--nats-jetstream / nats_jetstream: expected true or false*"),
         ("--nats-startup-timeout=soon", "*--nats-startup-timeout / nats_startup_timeout: expected a number*"),
@@ -274,6 +298,7 @@ def test_docker_backend_without_engine_falls_back(run):
         "-rA",
     )
     result.assert_outcomes(passed=1)
+    assert result.stdout.str().count("no usable Docker") == 1
 
 
 def test_server_bin_option_is_used(run, tmp_path):
@@ -301,6 +326,7 @@ def test_fake_nats_fixture(run):
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_cluster_fixture_is_shared_and_healed(run):
     result = run(
         """

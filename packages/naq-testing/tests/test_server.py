@@ -164,11 +164,19 @@ def test_port_race_gives_up_after_attempts(monkeypatch):
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         taken = blocker.getsockname()[1]
-        monkeypatch.setattr(server_module, "free_port", lambda host="127.0.0.1": taken)
+        real_free_port = server_module.free_port
+        calls = []
+
+        def client_port_always_taken(host="127.0.0.1"):
+            calls.append(1)
+            return taken if len(calls) % 2 else real_free_port(host)  # (client, monitor) pairs
+
+        monkeypatch.setattr(server_module, "free_port", client_port_always_taken)
         monkeypatch.setattr(server_module, "_PORT_ATTEMPTS", 2)
         server = NatsServer()
         with pytest.raises(server_module._PortInUse):
             server.start()
+        assert len(calls) == 4
         assert server.log_path is None
 
 
@@ -192,9 +200,8 @@ def test_connz_client_count_jsz():
 
 
 def test_monitor_errors_are_wrapped():
-    with NatsServer() as server:
-        with pytest.raises(NatsServerError, match="/nope"):
-            server.monitor("/nope")
+    with NatsServer() as server, pytest.raises(NatsServerError, match="/nope"):
+        server.monitor("/nope")
 
 
 async def test_restart_keeps_url_and_jetstream_data():
@@ -349,7 +356,11 @@ def tls_files(tmp_path_factory):
 
 
 async def test_tls_server(tls_files):
-    tls = TLSOptions(cert_file=str(tls_files / "cert.pem"), key_file=str(tls_files / "key.pem"), ca_file=str(tls_files / "ca.pem"))
+    tls = TLSOptions(
+        cert_file=str(tls_files / "cert.pem"),
+        key_file=str(tls_files / "key.pem"),
+        ca_file=str(tls_files / "ca.pem"),
+    )
     with NatsServer(jetstream=False, tls=tls) as server:
         assert server.url.startswith("tls://")
         assert server.healthz()
@@ -360,9 +371,16 @@ async def test_tls_server(tls_files):
 
 
 async def test_tls_verify_requires_client_certificate(tls_files):
-    common = {"cert_file": str(tls_files / "cert.pem"), "key_file": str(tls_files / "key.pem"), "ca_file": str(tls_files / "ca.pem")}
+    common = {
+        "cert_file": str(tls_files / "cert.pem"),
+        "key_file": str(tls_files / "key.pem"),
+        "ca_file": str(tls_files / "ca.pem"),
+    }
     tls = TLSOptions(
-        **common, verify=True, client_cert_file=str(tls_files / "client-cert.pem"), client_key_file=str(tls_files / "client-key.pem")
+        **common,
+        verify=True,
+        client_cert_file=str(tls_files / "client-cert.pem"),
+        client_key_file=str(tls_files / "client-key.pem"),
     )
     with NatsServer(jetstream=False, tls=tls) as server:
         nc = await connect(server)
@@ -403,3 +421,9 @@ def test_stop_escalates_to_sigkill(monkeypatch):
     server.stop()
     assert time.monotonic() - started < 5
     assert not psutil.pid_exists(pid)
+
+
+def test_single_node_with_cluster_port():
+    with NatsServer(jetstream=False, cluster_name="solo") as server:
+        assert server.cluster_port is not None
+        assert server.varz()["cluster"]["port"] == server.cluster_port

@@ -52,7 +52,8 @@ async def test_publish_between_two_clients(backend: Backend, nc: Any) -> None:
     sub = await other.subscribe(subject)
     await other.flush()  # the server must know the interest before another client publishes
     await nc.publish(subject, b"across")
-    assert (await sub.next_msg(timeout=1)).data == b"across"
+    await nc.flush()
+    assert (await sub.next_msg(timeout=2)).data == b"across"
 
 
 async def test_callback_subscription(backend: Backend, nc: Any) -> None:
@@ -299,7 +300,8 @@ async def test_close_runs_callbacks_and_blocks_operations(backend: Backend) -> N
     nc = await backend.connect(disconnected_cb=disconnected, closed_cb=closed)
     sub = await nc.subscribe(backend.subject())
     await nc.close()
-    assert nc.is_closed and not nc.is_connected
+    assert nc.is_closed
+    assert not nc.is_connected
     assert nc.connected_url is None
     assert events == ["disconnected", "closed"]
     with pytest.raises(nats.errors.ConnectionClosedError):
@@ -352,6 +354,33 @@ async def test_no_echo_skips_own_messages(backend: Backend) -> None:
     theirs = await other.subscribe(subject)
     await other.flush()
     await nc.publish(subject, b"x")
-    assert (await theirs.next_msg(timeout=1)).data == b"x"
+    await nc.flush()
+    assert (await theirs.next_msg(timeout=2)).data == b"x"
     with pytest.raises(nats.errors.TimeoutError):
         await mine.next_msg(timeout=0.1)
+
+
+async def test_close_wakes_a_waiting_next_msg(backend: Backend) -> None:
+    nc = await backend.connect()
+    sub = await nc.subscribe(backend.subject())
+    waiter = asyncio.create_task(sub.next_msg(timeout=5))
+    await asyncio.sleep(0.05)
+    await nc.close()
+    with pytest.raises(nats.errors.ConnectionClosedError):
+        await asyncio.wait_for(waiter, 2)
+
+
+async def test_close_ends_message_iteration(backend: Backend) -> None:
+    nc = await backend.connect()
+    subject = backend.subject()
+    sub = await nc.subscribe(subject)
+
+    async def consume() -> list[bytes]:
+        return [msg.data async for msg in sub.messages]
+
+    consumer = asyncio.create_task(consume())
+    await nc.publish(subject, b"1")
+    await nc.flush()
+    await asyncio.sleep(0.05)
+    await nc.close()
+    assert await asyncio.wait_for(consumer, 2) == [b"1"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import nats.errors
@@ -126,7 +125,8 @@ async def test_msg_id_deduplication(js: Any, stream: tuple[str, str]) -> None:
     other = await js.publish(f"{prefix}.a", b"other", headers={"Nats-Msg-Id": "m-2"})
     assert dup.duplicate is True
     assert dup.seq == first.seq == 1
-    assert other.seq == 2 and not other.duplicate
+    assert other.seq == 2
+    assert not other.duplicate
     assert (await js.stream_info(name)).state.messages == 2
 
 
@@ -141,7 +141,9 @@ async def test_expected_last_subject_sequence(js: Any, stream: tuple[str, str]) 
     assert ack.seq == 2
 
 
-async def test_core_publish_is_stored_and_request_gets_puback(js: Any, nc: Any, stream: tuple[str, str]) -> None:
+async def test_core_publish_is_stored_and_request_gets_puback(
+    js: Any, nc: Any, stream: tuple[str, str]
+) -> None:
     import json
 
     name, prefix = stream

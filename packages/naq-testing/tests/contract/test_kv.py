@@ -186,3 +186,20 @@ async def test_bind_existing_bucket_and_delete_bucket(backend: Backend, js: Any)
     assert await js.delete_key_value(bucket) is True
     with pytest.raises(nats.js.errors.BucketNotFoundError):
         await js.key_value(bucket)
+
+
+async def test_keys_after_purge_and_delete_of_everything(kv: Any) -> None:
+    await kv.put("a", b"1")
+    await kv.put("b", b"2")
+    await kv.delete("a")
+    await kv.purge("b")
+    with pytest.raises(nats.js.errors.NoKeysError):
+        await kv.keys()
+    status = await kv.status()
+    assert status.values == 3  # "a" and its delete marker; the purge marker replaced "b"
+
+
+async def test_delete_missing_key_places_marker(kv: Any) -> None:
+    assert await kv.delete("never") is True
+    history = await kv.history("never")
+    assert [e.operation for e in history] == ["DEL"]

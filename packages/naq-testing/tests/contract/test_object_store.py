@@ -52,6 +52,8 @@ async def test_get_info_and_replace(obj: Any) -> None:
     info = await obj.get_info("doc")
     assert (info.name, info.size) == ("doc", 9)
     assert (await obj.get("doc")).data == b"version 2"
+    # The old chunks are purged and the meta message rolled up: one chunk + one meta remain.
+    assert (await obj.status()).stream_info.state.messages == 2
 
 
 async def test_empty_object(obj: Any) -> None:

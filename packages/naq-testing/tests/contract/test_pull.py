@@ -87,7 +87,9 @@ async def test_nak_redelivers(backend: Backend, js: Any, stream: tuple[str, str]
     await again.ack()
 
 
-async def test_unacked_message_redelivered_after_ack_wait(backend: Backend, js: Any, stream: tuple[str, str]) -> None:
+async def test_unacked_message_redelivered_after_ack_wait(
+    backend: Backend, js: Any, stream: tuple[str, str]
+) -> None:
     _, prefix = stream
     await _publish(js, f"{prefix}.job", 1)
     config = api.ConsumerConfig(ack_wait=0.3)
@@ -142,7 +144,9 @@ async def test_durable_consumer_resumes(backend: Backend, js: Any, stream: tuple
     assert [m.data for m in rest] == [b"1", b"2"]
 
 
-async def test_filter_subject_only_delivers_matching(backend: Backend, js: Any, stream: tuple[str, str]) -> None:
+async def test_filter_subject_only_delivers_matching(
+    backend: Backend, js: Any, stream: tuple[str, str]
+) -> None:
     _, prefix = stream
     await js.publish(f"{prefix}.a", b"a1")
     await js.publish(f"{prefix}.b", b"b1")

@@ -31,6 +31,7 @@ __all__ = [
     "MIN_ATTEMPT_TIMEOUT",
     "abandon",
     "apply_reconnect_options",
+    "attempt_timeout",
     "connect_kwargs",
     "describe",
     "initial_kwargs",
@@ -94,18 +95,51 @@ def connect_kwargs(config: NatsConfig) -> dict[str, Any]:
     return kwargs
 
 
-def initial_kwargs(config: NatsConfig, attempt_timeout: float) -> dict[str, Any]:
-    """Keywords for nats-py's own ``Client.connect`` during the fail-fast initial walk (a new dict).
+def attempt_timeout(config: NatsConfig) -> float:
+    """Per-attempt timeout of the initial walk: the budget shared between the servers."""
+    count = len(config.servers)
+    return config.connection_timeout / count if count > 1 else config.connection_timeout
+
+
+_initial_cache: dict[int, tuple[NatsConfig, dict[str, Any]]] = {}
+_OMIT_WHEN_UNSET = frozenset(
+    {
+        "user",
+        "password",
+        "token",
+        "user_credentials",
+        "nkeys_seed",
+        "tls",
+        "tls_hostname",
+        "tls_handshake_first",
+    }
+)
+
+
+def initial_kwargs(config: NatsConfig) -> dict[str, Any]:
+    """Keywords for nats-py's own ``Client.connect`` during the fail-fast initial walk (no callbacks).
 
     Every server is tried (``allow_reconnect`` on, so a timeout or protocol error on one server moves
     on to the next instead of raising), at most twice, ``INITIAL_TIME_WAIT`` apart, each attempt
-    bounded by ``attempt_timeout``.
+    bounded by :func:`attempt_timeout`. Cached per config object like :func:`connect_kwargs`: do not
+    change the result (pass callbacks as extra keywords).
     """
-    kwargs = dict(connect_kwargs(config))
-    kwargs["connect_timeout"] = attempt_timeout
+    hit = _initial_cache.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    # nats-py's defaults for these are None / False: leaving them out saves binding them per call
+    kwargs = {
+        key: value
+        for key, value in connect_kwargs(config).items()
+        if not (key in _OMIT_WHEN_UNSET and value in (None, False))
+    }
+    kwargs["connect_timeout"] = attempt_timeout(config)
     kwargs["max_reconnect_attempts"] = INITIAL_ATTEMPTS
     kwargs["reconnect_time_wait"] = min(INITIAL_TIME_WAIT, config.reconnect_time_wait)
     kwargs["allow_reconnect"] = True
+    if len(_initial_cache) >= _KWARGS_CACHE_LIMIT:
+        _initial_cache.clear()
+    _initial_cache[id(config)] = (config, kwargs)
     return kwargs
 
 

@@ -90,6 +90,8 @@ def show_value(field: str, value: object) -> str:
 
 def config_error(field: str, source: str, value: object, problem: str) -> NaqConfigError:
     """Build the one message shape every config error has: field, problem, value (masked), source."""
+    if value is None:  # a missing value (cross-field checks): nothing to show
+        return NaqConfigError(f"invalid {field} (from {source}): {problem}", field=field, source=source)
     shown = show_value(field, value)
     return NaqConfigError(
         f"invalid {field} {shown} (from {source}): {problem}",

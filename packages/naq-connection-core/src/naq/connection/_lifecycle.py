@@ -13,6 +13,7 @@ the exception); lost server and async errors are WARNING; reconnected is INFO.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import nats.errors as nats_errors
 
 from naq.connection import events
-from naq.connection._connect import MIN_ATTEMPT_TIMEOUT, describe
+from naq.connection._connect import MIN_ATTEMPT_TIMEOUT, abandon, describe
 from naq.connection.config import redact_url
 from naq.connection.events import ConnectionEvent, ConnectionEventKind
 
@@ -46,13 +47,13 @@ def server_of(conn: Any) -> str | None:
     """The redacted URL of the server ``conn`` uses (or last used, while reconnecting); never raises."""
     try:
         current = getattr(conn, "_current_server", None)  # nats-py keeps it while disconnected
-        url = getattr(current, "uri", None)
-        if url is None:
-            url = conn.connected_url
-        text = url.geturl() if url is not None else None
-        return redact_url(text) if isinstance(text, str) else None
-    except Exception:
-        return None
+        for url in (getattr(current, "uri", None), conn.connected_url):
+            text = url.geturl() if url is not None else None
+            if isinstance(text, str):
+                return redact_url(text)
+    except Exception:  # noqa: S110 -- reporting only
+        pass
+    return None
 
 
 _DISCONNECT_ERRORS: tuple[type[BaseException], ...] = (
@@ -86,6 +87,7 @@ class Lifecycle:
         "connecting",
         "connection_id",
         "deadline",
+        "deadline_hit",
         "disconnected",
         "last_error",
         "logger",
@@ -111,6 +113,8 @@ class Lifecycle:
         self.connected_at = 0.0
         self.deadline = 0.0
         """Monotonic time by which the initial connect must be done (0: not bounded here)."""
+        self.deadline_hit = False
+        """The hard deadline of the initial connect fired (see :meth:`on_deadline`)."""
         self.attempt_timeout = 0.0
         """Per-attempt timeout of the initial walk (0: do not adjust nats-py's ``connect_timeout``)."""
 
@@ -168,10 +172,8 @@ class Lifecycle:
         self.conn = conn
         self.connecting = False
         self.connected_at = now
-        try:
+        with contextlib.suppress(Exception):  # the connection exists: reporting must not leak it
             self._report_connected(conn, now)
-        except Exception:  # noqa: S110 -- the connection exists: a reporting failure must not leak it
-            pass
 
     def _report_connected(self, conn: Any, now: float) -> None:
         logger = self.logger
@@ -192,10 +194,8 @@ class Lifecycle:
     def on_connect_failed(self, error: BaseException) -> None:
         """The initial connect failed (or was cancelled); logs one line, emits CONNECT_FAILED."""
         self.connecting = False
-        try:
+        with contextlib.suppress(Exception):  # the caller gets the real error, not a logging failure
             self._report_connect_failed(error)
-        except Exception:  # noqa: S110 -- the caller gets the real error, not a logging failure
-            pass
 
     def _report_connect_failed(self, error: BaseException) -> None:
         duration = time.monotonic() - self.started
@@ -215,40 +215,56 @@ class Lifecycle:
         if self.closed_emitted:
             return
         self.closed_emitted = True
-        try:
+        with contextlib.suppress(Exception):  # closing never raises
             self._report_closed()
-        except Exception:  # noqa: S110 -- closing never raises
-            pass
 
     def _report_closed(self) -> None:
         logger = self.logger
+        listening = events.has_listeners()
+        if self.closing and not listening and not logger.isEnabledFor(logging.DEBUG):
+            return  # our own close, nobody to tell: the hot path
         open_for = time.monotonic() - self.connected_at
-        if self.closing:
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "naq.connection: connection %d (%s) closed after %.3f s",
-                    self.connection_id,
-                    self.client_name,
-                    open_for,
-                )
-        else:
-            last = self.last_error or getattr(self.conn, "last_error", None)
+        last = None if self.closing else self.last_error or getattr(self.conn, "last_error", None)
+        if isinstance(last, BaseException):
+            # closed by nats-py itself: reconnect attempts exhausted, or a fatal server error
             logger.warning(
-                "naq.connection: connection %d (%s) was closed by the client library after %.1f s "
-                "(reconnect attempts exhausted or fatal error%s)",
+                "naq.connection: connection %d (%s) was closed by the client library after %.1f s: %s",
                 self.connection_id,
                 self.client_name,
                 open_for,
-                f": {self.describe(last)}" if isinstance(last, BaseException) else "",
+                self.describe(last),
             )
-        if events.has_listeners():
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "naq.connection: connection %d (%s) closed after %.3f s",
+                self.connection_id,
+                self.client_name,
+                open_for,
+            )
+        if listening:
             self.emit(ConnectionEventKind.CLOSED, server=server_of(self.conn), duration=open_for)
 
     # ------------------------------------------------------------------ nats-py callbacks (never raise)
 
+    def on_deadline(self) -> None:
+        """Timer callback: the initial connect is out of time. Make nats-py's connect end now.
+
+        Emptying the server pool makes its walk raise ``NoServersError`` at the next server choice;
+        aborting the socket ends the wait of the attempt in progress; later waits get the minimum
+        per-attempt timeout. ``open_connection`` then reports a timeout. Never raises.
+        """
+        self.deadline_hit = True
+        conn = self.conn
+        with contextlib.suppress(Exception):
+            conn.options["connect_timeout"] = MIN_ATTEMPT_TIMEOUT
+            conn._server_pool.clear()
+        abandon(conn)
+
     async def error_cb(self, exc: Exception) -> None:
         """nats-py's error callback: one line, no traceback; during the connect walk, also budgets."""
         try:
+            if self.deadline_hit:
+                return  # errors of the torn-down walk: the timeout is what happened
             if self.connecting:
                 self.last_error = exc
                 self._shrink_attempt_timeout()
@@ -291,10 +307,14 @@ class Lifecycle:
         self.conn.options["connect_timeout"] = timeout
 
     async def disconnected_cb(self) -> None:
-        """Lost the server (nats-py may reconnect). Our own close also calls this: not reported."""
+        """Lost the server (nats-py may reconnect). nats-py also calls this from every close(): a
+        close by us or by the caller is not reported, a close after a fatal error is."""
         try:
             if self.closing or self.connecting or self.disconnected:
                 return
+            conn = self.conn
+            if conn.is_closed is True and not isinstance(conn.last_error, BaseException):
+                return  # someone called close() on a healthy connection: not a lost server
             self.disconnected = True
             server = server_of(self.conn)
             cause = self.last_error

@@ -47,7 +47,7 @@ class ConnectionBorrow:
         # Hot path inlined (see ConnectionPool._fast_slot); anything else goes to _checkout.
         loop: Any = pool._loop_ref()
         slot = pool._fast_slot
-        if slot is None:
+        if slot is None or loop is None or loop._thread_id != get_ident():
             slot = pool._checkout()
         conn = slot.conn
         if conn is None or conn.is_closed:
@@ -128,7 +128,10 @@ class BucketBorrow(Generic[_H]):
 
     async def __aenter__(self) -> _H:
         pool = self._pool
-        slot = pool._checkout()
+        loop: Any = pool._loop_ref()
+        slot = pool._fast_slot
+        if slot is None or loop is None or loop._thread_id != get_ident():
+            slot = pool._checkout()
         conn = slot.conn
         if conn is None or conn.is_closed:
             conn = await pool._connect(slot)

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from nats.js.kv import KeyValue
     from nats.js.object_store import ObjectStore
 
-__all__ = ["STREAM_NOT_FOUND_ERR_CODE", "Slot", "is_stale_bucket_error"]
+__all__ = ["STREAM_EXISTS_ERR_CODE", "STREAM_NOT_FOUND_ERR_CODE", "Slot", "is_stale_bucket_error"]
 
 STREAM_NOT_FOUND_ERR_CODE = 10059
 """JetStream API error code for "stream not found"."""
+STREAM_EXISTS_ERR_CODE = 10058
+"""JetStream API error code for "stream name already in use with a different configuration"."""
 
 _STALE_TYPES: tuple[type[BaseException], ...] = (
     nats.js.errors.NoStreamResponseError,  # publish (kv.put, obj.put): no stream listens any more
@@ -110,6 +112,7 @@ class Slot:
         self.js_by_options.clear()
         self.kv.clear()
         self.objects.clear()
+        self.lookups.clear()  # lookups in flight belong to the old connection
 
     def pending_tasks(self) -> list[asyncio.Task[Any]]:
         """Connect and lookup tasks still running (cancelled when the pool closes)."""

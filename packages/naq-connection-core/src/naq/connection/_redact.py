@@ -6,6 +6,13 @@ Public names are re-exported by :mod:`naq.connection.config`; import them from t
   and ``nats://token@h`` -> ``nats://***@h`` (nats-py sends a lone user part as an auth token).
 - :func:`redact` masks known secret values plus anything that looks like a credential in free text:
   URL credentials, ``password=...`` / ``token: ...`` pairs, NATS nkey seeds and JWTs.
+
+Known secrets: besides the ``secrets`` argument, :func:`redact` masks every secret registered with
+:func:`register_secrets` -- every ``NatsConfig`` registers its password, token and URL credentials
+when it is built, so code that only has an error's text (metrics, log lines) still cannot leak them.
+The registry is process-global, holds at most ``MAX_KNOWN_SECRETS`` values (oldest dropped first),
+ignores values shorter than ``MIN_REGISTERED_LENGTH`` (masking every "ab" in every log line would make
+logs unreadable; pass short secrets explicitly), and :func:`clear_known_secrets` empties it.
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["MASK", "redact", "redact_url"]
+__all__ = ["MASK", "clear_known_secrets", "redact", "redact_url", "register_secrets"]
 
 MASK = "***"
 """What every masked secret is replaced with."""
+MAX_KNOWN_SECRETS = 256
+MIN_REGISTERED_LENGTH = 4
+
+_known_secrets: dict[str, None] = {}  # an insertion-ordered set
 
 # scheme://userinfo@ -- userinfo stops at whitespace, '/', '@' (the last '@' before the host wins
 # because the class excludes '@' and the regex is applied left to right on the authority only).
@@ -75,16 +86,33 @@ def _mask_url_match(match: re.Match[str]) -> str:
     return f"{match.group('scheme')}{_mask_userinfo(match.group('userinfo'))}@"
 
 
+def register_secrets(secrets: Iterable[str | None]) -> None:
+    """Remember ``secrets`` so that every later :func:`redact` call masks them (see module docs)."""
+    for secret in secrets:
+        if secret and len(secret) >= MIN_REGISTERED_LENGTH:
+            _known_secrets.pop(secret, None)
+            _known_secrets[secret] = None
+    while len(_known_secrets) > MAX_KNOWN_SECRETS:
+        del _known_secrets[next(iter(_known_secrets))]
+
+
+def clear_known_secrets() -> None:
+    """Forget every registered secret (for tests)."""
+    _known_secrets.clear()
+
+
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """Return ``text`` with secrets masked: every value in ``secrets`` (longest first, ``None`` and
     empty values skipped), URL credentials, ``password=``/``token:``-style pairs, nkey seeds and JWTs.
 
     Use it on any message that may contain foreign text (exception strings, server URLs) before it is
-    logged, raised or exported. Pass the config's secret values (``NatsConfig.secret_values()``) so
-    that a password echoed anywhere in ``text`` is caught even without a recognisable key.
+    logged, raised or exported. Secrets of every ``NatsConfig`` built so far are masked too; pass
+    ``secrets`` for anything else (or a config's secrets shorter than four characters).
     """
     text = str(text)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    candidates = {s for s in secrets if s}
+    candidates.update(_known_secrets)
+    for secret in sorted(candidates, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _URL_CREDENTIALS.sub(_mask_url_match, text)
     text = _SECRET_PAIRS.sub(_mask_pair, text)

@@ -11,6 +11,33 @@ touches the cache.
 Every invalid value raises :class:`~naq.connection.errors.NaqConfigError` naming the field, the
 source (argument, environment variable, or file and key) and the value, with secrets masked.
 ``repr()``/``str()`` of every config object mask passwords, tokens and URL credentials.
+
+Fields (file key under ``nats:`` / environment variable / default):
+
+=========================  ===================================  =========================
+servers                    NAQ_NATS_URL (comma-separated)       ("nats://localhost:4222",)
+client_name                NAQ_NATS_CLIENT_NAME                 "naq-client"
+max_reconnect_attempts     NAQ_NATS_MAX_RECONNECT_ATTEMPTS      5 (0 or -1: forever)
+reconnect_time_wait        NAQ_NATS_RECONNECT_TIME_WAIT         2.0 s (>= 0)
+connection_timeout         NAQ_NATS_CONNECTION_TIMEOUT          10.0 s (> 0)
+drain_timeout              NAQ_NATS_DRAIN_TIMEOUT               30.0 s (> 0)
+flush_timeout              NAQ_NATS_FLUSH_TIMEOUT               5.0 s (> 0)
+ping_interval              NAQ_NATS_PING_INTERVAL               120.0 s (> 0)
+max_outstanding_pings      NAQ_NATS_MAX_OUTSTANDING_PINGS       2 (>= 1)
+allow_reconnect            NAQ_NATS_ALLOW_RECONNECT             true
+user / password            NAQ_NATS_USER / NAQ_NATS_PASSWORD    none
+token                      NAQ_NATS_TOKEN                       none
+creds_file                 NAQ_NATS_CREDS_FILE                  none
+nkeys_seed_file            NAQ_NATS_NKEYS_SEED_FILE             none
+reuse_connections          NAQ_NATS_REUSE_CONNECTIONS           false
+tls.enabled                NAQ_NATS_TLS_ENABLED                 false
+tls.cert_file / key_file   NAQ_NATS_TLS_CERT_FILE / _KEY_FILE   none
+tls.ca_file                NAQ_NATS_TLS_CA_FILE                 none (system trust store)
+tls.handshake_first        NAQ_NATS_TLS_HANDSHAKE_FIRST         false
+=========================  ===================================  =========================
+
+``NAQ_CONFIG_FILE`` names the config file; see :mod:`naq.connection._file` for its layout and
+:mod:`naq.connection._env` for how variables are read.
 """
 
 from __future__ import annotations
@@ -29,7 +56,7 @@ from urllib.parse import urlsplit
 from naq.connection._env import read_env
 from naq.connection._fields import Layer, config_error
 from naq.connection._file import read_config_file
-from naq.connection._redact import MASK, redact, redact_url
+from naq.connection._redact import MASK, redact, redact_url, register_secrets
 from naq.connection._validate import (
     PathLike,
     check_number,
@@ -239,6 +266,7 @@ class NatsConfig:
             raise config_error(
                 "token", source_of(src, "token"), self.token, "use either token or user/password, not both"
             )
+        register_secrets(self.secret_values())  # so that redact() masks them wherever they turn up
         set_(self, "creds_file", check_path("creds_file", creds_file, src))
         set_(self, "nkeys_seed_file", check_path("nkeys_seed_file", nkeys_seed_file, src))
         if self.creds_file is not None and self.nkeys_seed_file is not None:
@@ -407,6 +435,10 @@ class Config:
 
     def __hash__(self) -> int:
         return hash((self.nats, tuple(sorted(self.profiles.items()))))
+
+    def __reduce__(self) -> tuple[type[Config], tuple[NatsConfig, dict[str, NatsConfig]]]:
+        # the read-only profiles view cannot be pickled or copied as is
+        return (Config, (self.nats, dict(self.profiles)))
 
     def __repr__(self) -> str:
         return f"Config(nats={self.nats!r}, profiles={dict(self.profiles)!r})"

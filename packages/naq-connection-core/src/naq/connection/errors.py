@@ -147,7 +147,7 @@ def _is_transient(exc: BaseException, depth: int) -> bool:
     if isinstance(exc, _TRANSIENT_NATS):
         return True
     if isinstance(exc, nats.js.errors.APIError):
-        return exc.code == 503
+        return getattr(exc, "code", None) == 503  # some subclasses never set .code
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError, ConnectionError)):
         return True
     if isinstance(exc, OSError):

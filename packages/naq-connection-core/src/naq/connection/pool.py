@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import re
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -60,7 +61,7 @@ import nats.js.errors
 
 from naq.connection import events as _events
 from naq.connection._pool_borrow import KV, BucketBorrow, ConnectionBorrow, JetStreamBorrow
-from naq.connection._pool_slot import Slot
+from naq.connection._pool_slot import STREAM_EXISTS_ERR_CODE, Slot
 from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
 
 if TYPE_CHECKING:
@@ -170,15 +171,20 @@ class ConnectionPool:
 
         A missing bucket raises :class:`~naq.connection.errors.NaqBucketNotFoundError` unless
         ``create`` is true, in which case it is created with ``kv_config``
-        (``js.create_key_value(bucket=bucket, **kv_config)``).
+        (``js.create_key_value(bucket=bucket, **kv_config)``). An existing bucket is used as it is:
+        ``kv_config`` only applies when the pool creates the bucket.
         """
-        return BucketBorrow(self, KV, _check_bucket(bucket), create, kv_config)
+        if bucket.__class__ is not str or not bucket:
+            _check_bucket(bucket)
+        return BucketBorrow(self, KV, bucket, create, kv_config)
 
     def object_store(
         self, bucket: str, *, create: bool = False, **os_config: Any
     ) -> BucketBorrow[ObjectStore]:
         """Borrow the object-store bucket ``bucket``; ``create`` as for :meth:`kv_store`."""
-        return BucketBorrow(self, "object_store", _check_bucket(bucket), create, os_config)
+        if bucket.__class__ is not str or not bucket:
+            _check_bucket(bucket)
+        return BucketBorrow(self, "object_store", bucket, create, os_config)
 
     async def acquire(self) -> Client:
         """Borrow a connected client without a context manager (the fast path for wrappers).
@@ -386,6 +392,7 @@ class ConnectionPool:
         self, slot: Slot, conn: Client, kind: str, bucket: str, create: bool, config: dict[str, Any]
     ) -> Any:
         """Look ``bucket`` up (single-flight per slot) and cache it; create it if asked to."""
+        _check_bucket(bucket)
         key = (kind, bucket)
         task = slot.lookups.get(key)
         if task is None:
@@ -417,17 +424,26 @@ class ConnectionPool:
                 (slot.kv if kind == KV else slot.objects)[bucket] = handle
             return handle
         finally:
-            slot.lookups.pop((kind, bucket), None)
+            key = (kind, bucket)
+            if slot.lookups.get(key) is asyncio.current_task():
+                del slot.lookups[key]
 
     async def _create_bucket(
         self, slot: Slot, conn: Client, kind: str, bucket: str, config: dict[str, Any]
     ) -> Any:
         js = slot.jetstream(conn)
         self._lookups += 1
-        if kind == KV:
-            handle: Any = await js.create_key_value(bucket=bucket, **config)
-        else:
-            handle = await js.create_object_store(bucket=bucket, **config)
+        handle: Any
+        try:
+            if kind == KV:
+                handle = await js.create_key_value(bucket=bucket, **config)
+            else:
+                handle = await js.create_object_store(bucket=bucket, **config)
+        except nats.js.errors.BadRequestError as exc:
+            if exc.err_code != STREAM_EXISTS_ERR_CODE:
+                raise
+            # created concurrently with another configuration: use the bucket that exists
+            handle = await (js.key_value(bucket) if kind == KV else js.object_store(bucket))
         cache = slot.kv if kind == KV else slot.objects
         if slot.conn is conn:
             handle = cache.setdefault(bucket, handle)
@@ -486,9 +502,18 @@ def _resolve(config: Config | NatsConfig | str | None) -> NatsConfig:
     return resolve_nats_config(config)
 
 
-def _check_bucket(bucket: str) -> str:
-    if not isinstance(bucket, str) or not bucket:
-        raise NaqConfigError(f"bucket must be a non-empty string, got {bucket!r}")
+_BUCKET_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _check_bucket(bucket: object) -> str:
+    """A valid bucket name, else NaqConfigError (checked once per lookup, not per borrow)."""
+    if not isinstance(bucket, str) or _BUCKET_NAME.fullmatch(bucket) is None:
+        raise NaqConfigError(
+            f"invalid bucket name {bucket!r}: use letters, digits, '-' and '_' only",
+            field="bucket",
+            source="argument",
+            value=repr(bucket),
+        )
     return bucket
 
 

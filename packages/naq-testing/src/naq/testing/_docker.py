@@ -14,9 +14,10 @@ from typing import Any
 
 __all__ = ["DEFAULT_IMAGE", "DockerProcess", "DockerUnavailable", "docker_unavailable_errors"]
 
+from naq.testing._constants import DEFAULT_IMAGE
+
 logger = logging.getLogger("naq.testing")
 
-DEFAULT_IMAGE = "nats:2"
 CLIENT_PORT = 4222
 MONITOR_PORT = 8222
 

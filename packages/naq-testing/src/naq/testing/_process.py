@@ -12,8 +12,11 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 from typing import IO
+
+import psutil
 
 __all__ = ["BinaryProcess", "kill_all"]
 
@@ -68,12 +71,31 @@ class BinaryProcess:
             self.proc.send_signal(sig)
 
     def pause(self) -> None:
+        """SIGSTOP, then wait (bounded) until the kernel reports the process stopped."""
         self.send(signal.SIGSTOP)
         self.paused = True
+        self._wait_state(stopped=True)
 
     def resume(self) -> None:
+        """SIGCONT, then wait (bounded) until the process runs again."""
         self.send(signal.SIGCONT)
         self.paused = False
+        self._wait_state(stopped=False)
+
+    def _wait_state(self, stopped: bool, timeout: float = 2.0) -> None:
+        # Signal delivery is asynchronous: without this, a test right after pause() can still
+        # be answered by the server.
+        if self.proc is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                status = psutil.Process(self.proc.pid).status()
+            except psutil.Error:
+                return
+            if (status == psutil.STATUS_STOPPED) == stopped:
+                return
+            time.sleep(0.005)
 
     def terminate(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait up to ``timeout``, then SIGKILL; always reaps the child (no zombie)."""

@@ -1,5 +1,4 @@
-"""Plugin options: every option is both an ini key (``nats_backend = docker``) and a command-line
-flag (``--nats-backend=docker``); the flag wins over the ini value, which wins over the default."""
+"""Resolve the plugin options (see ``naq.testing._options``) into a validated ``Settings``."""
 
 from __future__ import annotations
 
@@ -9,44 +8,13 @@ from typing import Any
 
 import pytest
 
-from naq.testing._docker import DEFAULT_IMAGE
-from naq.testing.server import BACKENDS
+from naq.testing._constants import BACKENDS, DEFAULT_IMAGE
+from naq.testing._options import flag as _flag
 
-__all__ = ["OPTIONS", "Settings", "register_options", "settings_from_config"]
-
-# (ini name, help, default as the ini string)
-OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("nats_backend", "how nats_server runs: binary | docker | external", "binary"),
-    ("nats_url", "client URL of an already running server (with nats_backend=external)", ""),
-    ("nats_monitor_url", "monitoring URL of the external server (enables connz/jsz/leak checks)", ""),
-    ("nats_server_bin", "path of the nats-server binary (default: NATS_SERVER_BIN, PATH, scripts dir)", ""),
-    ("nats_server_args", "extra nats-server flags for the session server, shell-quoted", ""),
-    ("nats_jetstream", "enable JetStream on the session server (true/false)", "true"),
-    ("nats_startup_timeout", "seconds to wait for a server to report healthy", "10"),
-    ("nats_connect_timeout", "seconds nats_client / nats_client_factory wait for a connection", "5"),
-    ("nats_docker_image", "image for nats_backend=docker", DEFAULT_IMAGE),
-    ("nats_cluster_size", "number of nodes of the nats_cluster fixture", "3"),
-    ("nats_leak_check", "apply nats_leak_check to every test (true/false)", "false"),
-    ("nats_leak_timeout", "seconds nats_leak_check waits for closing connections to go away", "2"),
-)
+__all__ = ["Settings", "settings_from_config"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def register_options(parser: pytest.Parser) -> None:
-    """Add the ini keys and the matching ``--nats-*`` flags."""
-    group = parser.getgroup("naq-testing", "naq-testing: NATS servers and clients for tests")
-    for name, help_text, default in OPTIONS:
-        parser.addini(name, help=help_text, default=default)
-        if name in ("nats_jetstream", "nats_leak_check"):
-            group.addoption(_flag(name), dest=name, default=None, nargs="?", const="true", help=help_text)
-        else:
-            group.addoption(_flag(name), dest=name, default=None, help=help_text)
 
 
 def _raw(config: pytest.Config, name: str) -> str:

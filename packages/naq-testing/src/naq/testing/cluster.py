@@ -148,11 +148,14 @@ class NatsCluster:
 
     def heal(self) -> None:
         """Resume paused nodes and restart stopped or killed ones (between tests sharing a cluster)."""
-        for server in self.servers:
+        for server in self.servers:  # all paused nodes first: a restarting node may need their votes
             if server.paused:
                 server.resume()
-            if not server.running:
-                server.restart()
+        dead = [server for server in self.servers if not server.running]
+        for server in dead:
+            server.restart(wait=False)
+        for server in dead:
+            server.wait_ready()
 
     # -- JetStream -------------------------------------------------------------------------------
     def meta_leader(self) -> str | None:

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from naq.testing import _monitor
 from naq.testing._binary import find_nats_server
+from naq.testing._constants import BACKENDS
 from naq.testing._docker import DEFAULT_IMAGE, DockerProcess, DockerUnavailable
 from naq.testing._ports import free_port
 from naq.testing._process import BinaryProcess
@@ -42,7 +43,6 @@ __all__ = ["BACKENDS", "Backend", "NatsServer", "TLSOptions", "live_servers"]
 logger = logging.getLogger("naq.testing")
 
 Backend = Literal["binary", "docker", "external"]
-BACKENDS: tuple[str, ...] = ("binary", "docker", "external")
 
 _PORT_ATTEMPTS = 5
 _fallback_logged = False
@@ -142,7 +142,9 @@ class NatsServer:
                 "lame_duck_duration cannot be combined with config_file: set it in your config file"
             )
         if lame_duck_duration is not None and lame_duck_duration < 30:
-            raise ValueError(f"lame_duck_duration must be >= 30 seconds (a nats-server minimum); got {lame_duck_duration!r}")
+            raise ValueError(
+                f"lame_duck_duration must be >= 30 seconds (nats-server minimum); got {lame_duck_duration!r}"
+            )
         if backend == "external" and not url:
             raise ValueError("backend='external' needs url= (and monitor_url= for connz/jsz/leak checks)")
         if startup_timeout <= 0:

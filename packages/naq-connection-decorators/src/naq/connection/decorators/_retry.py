@@ -175,7 +175,11 @@ class _Policy:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """``exc``'s message on one line, credentials redacted, length capped; never raises."""
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # a broken __str__ must not replace the error being reported
+        return "<unprintable>"
     text = _config.redact(text)
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
@@ -220,9 +224,10 @@ def _decorate(fn_or_descriptor: Any, policy: _Policy) -> Any:
     require_async(fn, _NAME)
     call = fn
     name = getattr(fn, "__qualname__", repr(fn))
+    timed = policy.max_elapsed is not None
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = monotonic()
+        started = monotonic() if timed else 0.0  # the clock is only read when max_elapsed needs it
         attempt = 1
         while True:
             try:

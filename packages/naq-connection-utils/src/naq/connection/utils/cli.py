@@ -310,6 +310,13 @@ def _resolve(args: argparse.Namespace) -> NatsConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C anywhere: no traceback, the conventional 128 + SIGINT
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -325,8 +332,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     naq_logger.setLevel(min(handler.level, logging.CRITICAL))
     try:
         return asyncio.run(_COMMANDS[args.command].run(ctx))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
     except NaqConnectionError as exc:
         if not args.quiet:
             print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)

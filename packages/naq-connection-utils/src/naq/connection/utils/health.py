@@ -107,7 +107,7 @@ async def test_nats_connection(config: ConfigLike = None, timeout: float = 5.0) 
             await _round_trip(conn, limit)
 
     try:
-        await probe()
+        await _aio.wait_for(probe(), limit)
     except _aio.CancelledError:
         raise
     except Exception as exc:

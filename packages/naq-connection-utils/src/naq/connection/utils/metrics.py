@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from naq.connection.config import redact
+from naq.connection.config import redact, redact_url
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -72,9 +72,9 @@ class ConnectionMetrics:
     total_connection_time: float = 0.0
     min_connection_time: float = 0.0
     max_connection_time: float = 0.0
-    connection_time_p50: float = 0.0
-    connection_time_p95: float = 0.0
-    connection_time_p99: float = 0.0
+    p50_connection_time: float = 0.0
+    p95_connection_time: float = 0.0
+    p99_connection_time: float = 0.0
     reconnects: int = 0
     disconnects: int = 0
     errors: int = 0
@@ -209,9 +209,9 @@ class ConnectionMonitor:
         if successful:
             metrics.average_connection_time = time_sum / successful
         recent.sort()
-        metrics.connection_time_p50 = percentile(recent, 50)
-        metrics.connection_time_p95 = percentile(recent, 95)
-        metrics.connection_time_p99 = percentile(recent, 99)
+        metrics.p50_connection_time = percentile(recent, 50)
+        metrics.p95_connection_time = percentile(recent, 95)
+        metrics.p99_connection_time = percentile(recent, 99)
         return metrics
 
     def reset_metrics(self) -> None:
@@ -289,6 +289,7 @@ class ConnectionMonitor:
             self._active -= 1
 
     def _count_server(self, server: str) -> None:
+        server = redact_url(server)  # core already redacts; never trust a label with credentials
         by_server = self._by_server
         if server in by_server or len(by_server) < MAX_TRACKED_SERVERS:
             by_server[server] = by_server.get(server, 0) + 1

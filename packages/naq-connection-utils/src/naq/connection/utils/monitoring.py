@@ -24,6 +24,7 @@ is borrowed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from naq.connection import events
@@ -48,8 +49,13 @@ class ConnectionMonitorListener:
         self.monitor = monitor
         # connection_id -> (state, monitor generation it was counted in)
         self._tracked: dict[int, tuple[int, int]] = {}
+        self._lock = threading.Lock()  # events may come from event loops in several threads
 
     def __call__(self, event: ConnectionEvent) -> None:
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: ConnectionEvent) -> None:
         monitor = self.monitor
         kind = event.kind
         cid = event.connection_id
@@ -91,7 +97,8 @@ class ConnectionMonitorListener:
 
     def release_all(self) -> None:
         """Close out every connection still counted (used when monitoring is disabled)."""
-        tracked, self._tracked = self._tracked, {}
+        with self._lock:
+            tracked, self._tracked = self._tracked, {}
         for _state, generation in tracked.values():
             self.monitor.connection_released(generation)
 

@@ -14,11 +14,16 @@ def unsupported(feature: str) -> NoReturn:
 
 
 class UnsupportedAttributes:
-    """Mixin: any attribute not defined on the fake raises ``NotImplementedError`` naming it."""
+    """Mixin: a public attribute the fake lacks raises ``NotImplementedError`` naming it.
+
+    Private names (``_x``) raise ``AttributeError`` instead, so probing code such as
+    ``getattr(conn, "_reading_task", None)`` behaves as with any object.
+    """
 
     _fake_kind = "object"
 
     def __getattr__(self, name: str) -> NoReturn:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
+        if name.startswith("_"):
+            # Private nats-py internals are not emulated; ``getattr(obj, "_x", default)`` keeps working.
+            raise AttributeError(f"naq.testing fake {self._fake_kind} has no private attribute {name!r}")
         unsupported(f"{self._fake_kind}.{name}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import ParseResult, urlparse
 
 import nats.errors
+from nats.aio.client import ServerVersion
 from nats.aio.msg import Msg
 
 from . import _subjects
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 _CALLBACK_OPTIONS = ("error_cb", "disconnected_cb", "closed_cb", "discovered_server_cb", "reconnected_cb")
 _HEADER_KEY_CHARS = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _NO_RESPONDERS = "503"
+
+# nats-py's status codes (``nats.aio.client.Client.CONNECTED`` ...), so code that pokes ``_status``
+# (naq core's ``abandon`` sets ``_status = 2``) sees the same meaning.
+_CONNECTED, _CLOSED, _DRAINING_SUBS, _DRAINING_PUBS = 1, 2, 5, 6
 
 
 def parse_server_url(url: str) -> ParseResult:
@@ -80,7 +85,7 @@ class FakeClient(UnsupportedAttributes):
         self._servers = [parse_server_url(url) for url in servers]
         self.options = options
         self._client_id = client_id
-        self._status = "connected"
+        self._status = _CONNECTED
         self._sid = 0
         self._subs: dict[int, FakeSubscription] = {}
         self._mux: _ResponseMux | None = None
@@ -92,11 +97,11 @@ class FakeClient(UnsupportedAttributes):
     # -- state ------------------------------------------------------------------------------------
     @property
     def is_connected(self) -> bool:
-        return self._status in ("connected", "draining")
+        return self._status in (_CONNECTED, _DRAINING_SUBS, _DRAINING_PUBS)
 
     @property
     def is_closed(self) -> bool:
-        return self._status == "closed"
+        return self._status == _CLOSED
 
     @property
     def is_reconnecting(self) -> bool:
@@ -108,11 +113,11 @@ class FakeClient(UnsupportedAttributes):
 
     @property
     def is_draining(self) -> bool:
-        return self._status in ("draining", "draining_pubs")
+        return self._status in (_DRAINING_SUBS, _DRAINING_PUBS)
 
     @property
     def is_draining_pubs(self) -> bool:
-        return self._status == "draining_pubs"
+        return self._status == _DRAINING_PUBS
 
     @property
     def connected_url(self) -> ParseResult | None:
@@ -133,6 +138,16 @@ class FakeClient(UnsupportedAttributes):
     @property
     def client_id(self) -> int | None:
         return None if self.is_closed else self._client_id
+
+    @property
+    def connected_server_version(self) -> ServerVersion:
+        """The version the fake claims to be (``FakeNats.server_version``)."""
+        return ServerVersion(self._server.server_version)
+
+    @property
+    def _server_info(self) -> dict[str, Any]:
+        """The INFO a server would have sent (read by tools such as ``get_nats_server_info``)."""
+        return self._server.server_info(self)
 
     @property
     def last_error(self) -> Exception | None:
@@ -251,9 +266,9 @@ class FakeClient(UnsupportedAttributes):
             return
         if self.is_closed:
             raise nats.errors.ConnectionClosedError
-        self._status = "draining"
+        self._status = _DRAINING_SUBS
         await asyncio.gather(*(sub._drain() for sub in list(self._subs.values())))
-        self._status = "draining_pubs"
+        self._status = _DRAINING_PUBS
         await self._close()
 
     async def close(self) -> None:
@@ -263,7 +278,7 @@ class FakeClient(UnsupportedAttributes):
     async def _close(self) -> None:
         if self.is_closed:
             return
-        self._status = "closed"
+        self._status = _CLOSED
         subs = list(self._subs.values())
         self._subs.clear()
         for sub in subs:

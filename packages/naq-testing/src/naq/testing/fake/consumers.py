@@ -12,7 +12,7 @@ from nats.js import api
 
 from . import _subjects
 from ._unsupported import unsupported
-from .streams import FakeStream, JetStreamError, StoredMsg
+from .streams import FakeStream, StoredMsg
 
 _DEFAULT_ACK_WAIT = 30.0
 
@@ -94,10 +94,6 @@ class FakeConsumer:
         """Messages in the stream this consumer has not delivered yet."""
         return len(self._unseen())
 
-    def next_deadline(self) -> float | None:
-        """When the earliest un-acked message becomes due for redelivery."""
-        return min((p.deadline for p in self._pending.values()), default=None)
-
     def take(self, batch: int) -> list[Delivery]:
         """Up to ``batch`` messages: due redeliveries first, then new ones, in sequence order."""
         now = time.monotonic()
@@ -168,14 +164,6 @@ class FakeConsumer:
 
 def make_consumer(stream: FakeStream, config: api.ConsumerConfig, name: str) -> FakeConsumer:
     """Create (or update the config of) consumer ``name`` on ``stream``."""
-    filters = list(config.filter_subjects or [])
-    if config.filter_subject:
-        filters.append(config.filter_subject)
-    for f in filters:
-        if f != ">" and not any(_subjects.overlaps(f, s) for s in stream.config.subjects or ()):
-            raise JetStreamError(
-                400, 10093, "consumer filter subject is not a valid subset of the interest subjects"
-            )
     existing = stream.consumers.get(name)
     if existing is not None:
         existing.config = config

@@ -42,6 +42,11 @@ class FakeJetStreamContext(UnsupportedAttributes):
         self._timeout = timeout
 
     @property
+    def _nc(self) -> FakeClient:
+        """The client, under the attribute name nats-py's context uses (naq reads ``js._nc``)."""
+        return self._client
+
+    @property
     def _server(self) -> FakeNats:
         return self._client._server
 
@@ -234,11 +239,7 @@ class FakeJetStreamContext(UnsupportedAttributes):
         name = config.name or config.durable_name or secrets.token_hex(11)
         validate_name(name, "consumer")
         config = config.evolve(name=name)
-        try:
-            consumer = make_consumer(fake_stream, config, name)
-        except JetStreamError as err:
-            self._raise(err)
-        return consumer.info()
+        return make_consumer(fake_stream, config, name).info()
 
     async def consumer_info(
         self, stream: str, consumer: str, timeout: float | None = None

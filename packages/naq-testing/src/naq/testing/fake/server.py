@@ -50,7 +50,7 @@ class PublishedMessage:
     jetstream: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class FakeNats:
     """Shared in-memory state: clients, subscriptions, published messages, streams and buckets.
 
@@ -60,6 +60,7 @@ class FakeNats:
     """
 
     max_payload: int = 1024 * 1024
+    server_version: str = "2.11.0"
     jetstream_enabled: bool = True
     connect_error: BaseException | None = None
     published: list[PublishedMessage] = field(default_factory=list)
@@ -84,6 +85,19 @@ class FakeNats:
         self.connect_count += 1
         await asyncio.sleep(0)
         return client
+
+    def server_info(self, client: FakeClient) -> dict[str, Any]:
+        """The INFO block a client of this fake would have received."""
+        return {
+            "server_id": "NAQTESTINGFAKE",
+            "server_name": "naq-testing-fake",
+            "version": self.server_version,
+            "proto": 1,
+            "headers": True,
+            "max_payload": self.max_payload,
+            "jetstream": self.jetstream_enabled,
+            "client_id": client.client_id,
+        }
 
     # -- inspection helpers -----------------------------------------------------------------------
     @property

@@ -152,7 +152,7 @@ class FakeStream:
         self._check_expectations(subject, data, hdrs)
         rollup = hdrs.get("Nats-Rollup")
         if rollup is not None and not self.config.allow_rollup_hdrs:
-            raise JetStreamError(400, 10115, "rollup not permitted")
+            raise JetStreamError(500, 10111, "rollup not permitted")
         self.last_seq += 1
         if not self.messages:
             self.first_seq = self.last_seq
@@ -219,7 +219,7 @@ class FakeStream:
     def purge(self, seq: int | None = None, subject: str | None = None, keep: int | None = None) -> int:
         """Remove messages (all, those before ``seq``, on ``subject``, keeping the last ``keep``)."""
         if self.config.deny_purge:
-            raise JetStreamError(400, 10083, "stream purge not permitted")
+            raise JetStreamError(500, 10110, "stream purge not permitted")
         candidates = [
             m.seq
             for m in self.messages.values()
@@ -231,8 +231,10 @@ class FakeStream:
         return len(candidates)
 
     def delete_msg(self, seq: int) -> None:
+        if self.config.deny_delete:
+            raise JetStreamError(500, 10057, "message delete not permitted")
         if seq not in self.messages:
-            raise JetStreamError(400, 10057, "no message found")
+            raise JetStreamError(500, 10057, "no message found")
         self._remove([seq])
 
     # -- reading ----------------------------------------------------------------------------------

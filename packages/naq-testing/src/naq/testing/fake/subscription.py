@@ -112,6 +112,8 @@ class FakeSubscription(UnsupportedAttributes):
             raise nats.errors.TimeoutError from None
         self._queue_msgs.task_done()
         if msg is None:
+            if self._client.is_closed:
+                raise nats.errors.ConnectionClosedError
             raise nats.errors.TimeoutError
         return msg
 
