@@ -31,7 +31,7 @@ from typing import Any
 import nats
 import psutil
 
-from naq.connection import ConnectionPool, nats_connection, nats_kv_store
+from naq.connection import ConnectionPool, NatsConfig, nats_connection, nats_kv_store, set_config
 from naq.connection.decorators import (
     with_connection_monitoring,
     with_jetstream_context,
@@ -99,19 +99,31 @@ async def time_per_op(op: Op, count: int, *, flush: Callable[[], Awaitable[Any]]
     return (time.perf_counter() - start) / count
 
 
+Flush = Callable[[], Awaitable[Any]]
+
+
 async def interleaved(
-    raw: Op, ours: Op, *, rounds: int, count: int, flush: Callable[[], Awaitable[Any]] | None = None
+    raw: Op,
+    ours: Op,
+    *,
+    rounds: int,
+    count: int,
+    flush: tuple[Flush, Flush] | None = None,
 ) -> tuple[float, float]:
-    """Median per-op seconds of raw and ours over interleaved rounds (one warm-up round each)."""
-    await time_per_op(raw, max(count // 10, 1), flush=flush)
-    await time_per_op(ours, max(count // 10, 1), flush=flush)
+    """Median per-op seconds of raw and ours over interleaved rounds (one warm-up round each).
+
+    ``flush``: (raw's, ours') -- each variant's time includes flushing its own connection's buffer.
+    """
+    raw_flush, ours_flush = flush if flush is not None else (None, None)
+    await time_per_op(raw, max(count // 10, 1), flush=raw_flush)
+    await time_per_op(ours, max(count // 10, 1), flush=ours_flush)
     raw_times: list[float] = []
     ours_times: list[float] = []
     for index in range(rounds):
-        order = ((raw, raw_times), (ours, ours_times))
-        for op, sink in order if index % 2 == 0 else reversed(order):
+        order = ((raw, raw_flush, raw_times), (ours, ours_flush, ours_times))
+        for op, op_flush, sink in order if index % 2 == 0 else reversed(order):
             gc.collect()
-            sink.append(await time_per_op(op, count, flush=flush))
+            sink.append(await time_per_op(op, count, flush=op_flush))
     return statistics.median(raw_times), statistics.median(ours_times)
 
 
@@ -147,11 +159,15 @@ async def bench_publish(url: str, pool: ConnectionPool, s: Settings) -> tuple[Pa
     async def per_call(conn: Any) -> None:
         await conn.publish("bench.core", payload)
 
+    async def pool_flush() -> None:
+        async with pool.connection() as conn:
+            await conn.flush()
+
     pooled = Pair(
         "publish", "core publish", "raw publish, live connection", "pooled @with_nats_connection", "<= 1.3"
     )
     pooled.raw_seconds, pooled.ours_seconds = await interleaved(
-        raw, decorated, rounds=s.rounds, count=s.ops, flush=nc.flush
+        raw, decorated, rounds=s.rounds, count=s.ops, flush=(nc.flush, pool_flush)
     )
     speedup = Pair(
         "publish_per_call",
@@ -161,7 +177,7 @@ async def bench_publish(url: str, pool: ConnectionPool, s: Settings) -> tuple[Pa
         "report",
     )
     speedup.raw_seconds, speedup.ours_seconds = await interleaved(
-        decorated, per_call, rounds=max(s.rounds // 3, 2), count=s.connect_ops, flush=nc.flush
+        decorated, per_call, rounds=max(s.rounds // 3, 2), count=s.connect_ops, flush=(pool_flush, pool_flush)
     )
     speedup.notes.append(f"pooled is {speedup.ratio:.0f}x faster")
     await nc.close()
@@ -387,6 +403,7 @@ def update_readme(table: str) -> None:
 async def run(settings: Settings) -> tuple[list[Pair], dict[str, Any]]:
     with NatsServer(jetstream=True) as server:
         url = server.url
+        set_config(NatsConfig(servers=url))  # per-call decorators without a config use the global one
         stream = f"BENCH_{uuid.uuid4().hex[:8]}"
         bucket = f"bench_{uuid.uuid4().hex[:8]}"
         setup = await nats.connect(url)

@@ -153,8 +153,7 @@ async def test_jetstream_disabled_says_so(
     js.account_info = AsyncMock(side_effect=ServiceUnavailableError())
     patch_jetstream(monkeypatch, js)
     assert await utils.test_jetstream_connection() is False
-    (line,) = error_lines(caplog)
-    assert "JetStream is not enabled" in line
+    assert error_lines(caplog) == ["JetStream check failed: JetStream is not enabled on the server"]
 
 
 async def test_jetstream_other_failure(

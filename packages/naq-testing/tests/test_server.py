@@ -426,4 +426,4 @@ def test_stop_escalates_to_sigkill(monkeypatch):
 def test_single_node_with_cluster_port():
     with NatsServer(jetstream=False, cluster_name="solo") as server:
         assert server.cluster_port is not None
-        assert server.varz()["cluster"]["port"] == server.cluster_port
+        assert server.varz()["cluster"]["cluster_port"] == server.cluster_port

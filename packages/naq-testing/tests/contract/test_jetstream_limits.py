@@ -166,13 +166,13 @@ async def test_nak_with_delay(backend: Backend, js: Any, stream: tuple[str, str]
 async def test_in_progress_extends_ack_wait(backend: Backend, js: Any, stream: tuple[str, str]) -> None:
     _, prefix = stream
     await js.publish(f"{prefix}.job", b"x")
-    config = api.ConsumerConfig(ack_wait=0.5)
+    config = api.ConsumerConfig(ack_wait=1.0)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"), config=config)
     (msg,) = await sub.fetch(1, timeout=1)
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.5)
     await msg.in_progress()
     with pytest.raises(nats.errors.TimeoutError):
-        await sub.fetch(1, timeout=0.35)  # t=0.65: past the first ack_wait, not past the extended one
+        await sub.fetch(1, timeout=0.7)  # t=1.2: past the first ack_wait, not past the extended one
     await msg.ack()
 
 

@@ -31,6 +31,7 @@ from naq.connection.decorators._signature import (
     require_async,
     unwrap_descriptor,
 )
+from naq.connection.pool import ConnectionPool as _ConnectionPool
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -166,6 +167,17 @@ class _Pooled:
     """Borrow from the pool (``pool.connection``), yielding exactly what is injected."""
     patched: Callable[[Any], AbstractAsyncContextManager[Any]]
     """Call a replaced patch point (``lambda cm: cm(pool=pool)``)."""
+    acquire: Callable[[], Awaitable[Any]] | None = None
+    """``pool.acquire`` when the pool offers it: a borrow without a context manager (nothing to give
+    back), which saves the ``async with`` protocol on the hottest path."""
+
+
+def _acquire_of(pool: object) -> Callable[[], Awaitable[Any]] | None:
+    """``pool.acquire`` of a real ConnectionPool (not of a mock standing in for one), else None."""
+    acquire = getattr(pool, "acquire", None)
+    if issubclass(type(pool), _ConnectionPool) and callable(acquire):
+        return acquire  # type: ignore[no-any-return]
+    return None
 
 
 def _inject_pooled(fn_or_descriptor: Any, pooled: _Pooled, decorator: str) -> Any:
@@ -174,9 +186,33 @@ def _inject_pooled(fn_or_descriptor: Any, pooled: _Pooled, decorator: str) -> An
     require_async(fn, decorator)
     injection = injection_point(fn, decorator)
     call = fn
-    surface, core, borrow, patched = pooled.surface, pooled.core, pooled.borrow, pooled.patched
+    surface, core, borrow, patched, acquire = (
+        pooled.surface,
+        pooled.core,
+        pooled.borrow,
+        pooled.patched,
+        pooled.acquire,
+    )
 
-    if injection.method:
+    if acquire is not None and injection.method:
+
+        async def wrapper(instance: Any, /, *args: Any, **kwargs: Any) -> Any:
+            cm = _SURFACE[surface]
+            if cm is core:
+                return await call(instance, await acquire(), *args, **kwargs)
+            async with patched(cm) as resource:
+                return await call(instance, resource, *args, **kwargs)
+
+    elif acquire is not None:
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            cm = _SURFACE[surface]
+            if cm is core:
+                return await call(await acquire(), *args, **kwargs)
+            async with patched(cm) as resource:
+                return await call(resource, *args, **kwargs)
+
+    elif injection.method:
 
         async def wrapper(instance: Any, /, *args: Any, **kwargs: Any) -> Any:
             cm = _SURFACE[surface]
@@ -241,7 +277,11 @@ def with_nats_connection(
         _check_sources(key, config, pool, name)
         if pool is not None:
             pooled = _Pooled(
-                "nats_connection", _CORE_NATS_CONNECTION, pool.connection, lambda cm: cm(pool=pool)
+                "nats_connection",
+                _CORE_NATS_CONNECTION,
+                pool.connection,
+                lambda cm: cm(pool=pool),
+                _acquire_of(pool),
             )
             return lambda fn: _inject_pooled(fn, pooled, name)
         opener: Opener

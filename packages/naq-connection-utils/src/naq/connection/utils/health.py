@@ -140,7 +140,7 @@ async def test_jetstream_connection(
         raise
     except Exception as exc:
         if type(exc).__name__ in {"ServiceUnavailableError", "NoRespondersError"}:
-            _report(f"JetStream check failed: JetStream is not enabled on the server ({describe_error(exc)})")
+            _report("JetStream check failed: JetStream is not enabled on the server")
         else:
             _report(_failure_text(exc, "JetStream check", limit))
         return False
