@@ -331,6 +331,35 @@ async def test_user_password_auth():
             await connect(server, password="wrong", allow_reconnect=False, max_reconnect_attempts=0)
 
 
+async def test_credentials_stay_out_of_the_command_line():
+    password = 'p$w "quoted" \\ {braces}'
+    with NatsServer(jetstream=False, user="carol", password=password) as server:
+        cmdline = " ".join(psutil.Process(server.pid).cmdline())
+        assert "carol" not in cmdline
+        assert "quoted" not in cmdline
+        conf = os.path.join(os.path.dirname(server.log_path), "naq.conf")
+        assert os.stat(conf).st_mode & 0o077 == 0  # private to the user
+        nc = await connect(server)  # the odd characters survived the config-file quoting
+        assert nc.is_connected
+        await nc.close()
+    with NatsServer(jetstream=False, token="tok-$HOME") as server:
+        assert "tok-" not in " ".join(psutil.Process(server.pid).cmdline())
+        nc = await connect(server)
+        await nc.close()
+
+
+async def test_credentials_with_your_config_file_use_flags(tmp_path):
+    conf = tmp_path / "server.conf"
+    conf.write_text("max_payload: 4096\n")
+    with NatsServer(jetstream=False, config_file=str(conf), user="dave", password="pw") as server:
+        assert "--user" in psutil.Process(server.pid).cmdline()
+        nc = await connect(server)
+        assert nc.is_connected
+        await nc.close()
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await connect(server, user="dave", password="wrong", allow_reconnect=False)
+
+
 async def test_token_auth():
     with NatsServer(jetstream=False, token="tok-123") as server:
         nc = await connect(server)

@@ -16,6 +16,7 @@ SIGCONT: the server is frozen, TCP stays open) and ``lame_duck()`` (SIGUSR2).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -52,6 +53,11 @@ _LIVE: weakref.WeakSet[NatsServer] = weakref.WeakSet()
 def live_servers() -> list[NatsServer]:
     """Every ``NatsServer`` of this process that was started and not stopped (used by leak checks)."""
     return [server for server in list(_LIVE) if server.running]
+
+
+def _quote(value: str) -> str:
+    """A nats-server config string literal (JSON quoting; quoted values are not variable-expanded)."""
+    return json.dumps(value)
 
 
 class _PortInUse(NatsServerError):
@@ -456,8 +462,12 @@ class NatsServer:
     def _auto(self, attr: str) -> bool:
         return attr not in self._user_ports
 
-    def server_args(self, store_dir: str | None) -> list[str]:
-        """nats-server flags for this configuration (without binary, host, ports and monitoring)."""
+    def server_args(self, store_dir: str | None, auth_flags: bool = True) -> list[str]:
+        """nats-server flags for this configuration (without binary, host, ports and monitoring).
+
+        ``auth_flags=False`` leaves user/password/token out (the binary backend puts them in a
+        private config file instead, so they do not show in ``ps`` output).
+        """
         argv: list[str] = []
         if self.name:
             argv += ["--name", self.name]
@@ -465,9 +475,9 @@ class NatsServer:
             argv += ["-js"]
             if store_dir:
                 argv += ["-sd", store_dir]
-        if self.user is not None:
+        if auth_flags and self.user is not None:
             argv += ["--user", self.user, "--pass", str(self.password)]
-        if self.token is not None:
+        if auth_flags and self.token is not None:
             argv += ["--auth", self.token]
         if self.tls is not None:
             argv += ["--tls", "--tlscert", self.tls.cert_file, "--tlskey", self.tls.key_file]
@@ -498,16 +508,33 @@ class NatsServer:
             str(self.monitor_port),
         ]
         config = self.config_file
-        if self.lame_duck_duration is not None:
+        lines = self._generated_config_lines()
+        if lines:
             config = os.path.join(self._tmpdir, "naq.conf")
-            with open(config, "w", encoding="utf-8") as fh:
-                fh.write(
-                    f'lame_duck_duration: "{self.lame_duck_duration:g}s"\n'
-                    f'lame_duck_grace_period: "{min(self.lame_duck_duration, 1.0):g}s"\n'
-                )
+            fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
         if config:
             argv += ["-c", config]
-        return argv + self.server_args(self.store_dir) + list(self.args)
+        return argv + self.server_args(self.store_dir, auth_flags=self.config_file is not None) + list(self.args)
+
+    def _generated_config_lines(self) -> list[str]:
+        """Settings that have no flag (lame duck timing) and credentials (kept out of argv).
+
+        Only used without ``config_file`` (nats-server takes one config file; with yours, the
+        credentials go on the command line).
+        """
+        if self.config_file is not None:
+            return []
+        lines: list[str] = []
+        if self.lame_duck_duration is not None:
+            grace = min(self.lame_duck_duration / 2, 10.0)
+            lines += [f'lame_duck_duration: "{self.lame_duck_duration:g}s"', f'lame_duck_grace_period: "{grace:g}s"']
+        if self.user is not None:
+            lines.append(f"authorization {{ user: {_quote(self.user)}, password: {_quote(str(self.password))} }}")
+        if self.token is not None:
+            lines.append(f"authorization {{ token: {_quote(self.token)} }}")
+        return lines
 
     def _launch(self) -> None:
         assert self.log_path is not None
