@@ -361,3 +361,32 @@ async def test_teardown_stops_subscription_tasks(nats_url: str) -> None:
     assert nc.is_closed
     assert nc._subs == {}
     assert iterator is not None
+
+
+async def test_cancelled_during_close_tears_down_and_propagates(nats_server_factory: Any) -> None:
+    server = nats_server_factory(jetstream=False)
+    cfg = config_for(server.url, flush_timeout=5.0)
+    process = psutil.Process()
+    await settle()
+    fds_before = process.num_fds()
+    tasks_before = other_tasks()
+    nc = await cm.open_connection(cfg)
+    await asyncio.to_thread(server.pause)
+    try:
+        payload = b"x" * (1 << 20)
+        for _ in range(32):  # close() now waits on a socket that will not drain
+            nc._transport.write(b"PUB cm.it.frozen %d\r\n%s\r\n" % (len(payload), payload))
+        closing = asyncio.ensure_future(cm.close_connection(nc))
+        await asyncio.sleep(0.2)
+        assert not closing.done()  # stuck in nats-py's close(), well before the 5 s bound
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert nc.is_closed
+        await settle()
+        # checked while the server is still frozen: the socket was aborted, not left to drain
+        assert process.num_fds() == fds_before
+        assert other_tasks() == tasks_before
+    finally:
+        await asyncio.to_thread(server.resume)
+    await wait_for_clients(server, 0)

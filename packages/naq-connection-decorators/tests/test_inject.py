@@ -12,6 +12,7 @@ import naq.connection.decorators as deco
 from naq.connection.config import Config, NatsConfig
 from naq.connection.decorators import with_jetstream_context, with_kv_store, with_nats_connection
 from naq.connection.errors import NaqConfigError
+from naq.connection.pool import ConnectionPool
 
 pytestmark = pytest.mark.unit
 
@@ -365,3 +366,54 @@ async def test_jetstream_replacement_yielding_no_pair_is_exited_and_reported(
         await publish()
     cm.__aexit__.assert_awaited_once()
     assert cm.__aexit__.call_args.args[0] is TypeError
+
+
+class AcquiringPool(ConnectionPool):
+    """A real ConnectionPool (never connected) whose ``acquire`` hands out a fake connection."""
+
+    def __init__(self) -> None:
+        super().__init__("nats://127.0.0.1:1")
+        self.conn = SimpleNamespace(name="acquired")
+        self.acquired = 0
+
+    async def acquire(self) -> Any:
+        self.acquired += 1
+        return self.conn
+
+
+async def test_real_pool_is_borrowed_through_acquire(
+    patched_cms: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = AcquiringPool()
+
+    @with_nats_connection(pool=pool)
+    async def ping(conn: Any, x: int) -> Any:
+        return conn, x
+
+    class Service:
+        @with_nats_connection(pool=pool)
+        async def ping(self, conn: Any, x: int) -> Any:
+            return self, conn, x
+
+    service = Service()
+    # patched surface: the replacement is called with pool=, acquire is not used
+    assert await ping(1) == (patched_cms.conn, 1)
+    assert await service.ping(2) == (service, patched_cms.conn, 2)
+    assert patched_cms.nats_connection.call_args_list == [call(pool=pool), call(pool=pool)]
+    assert pool.acquired == 0
+    monkeypatch.undo()
+    # core's own context manager on the surface: one acquire per call, no context manager
+    assert await ping(3) == (pool.conn, 3)
+    assert await service.ping(4) == (service, pool.conn, 4)
+    assert pool.acquired == 2
+
+
+async def test_acquire_of_a_stand_in_pool_is_not_used(pool: Any) -> None:
+    pool.acquire = AsyncMock(side_effect=AssertionError("a mock's acquire must not be called"))
+
+    @with_nats_connection(pool=pool)
+    async def ping(conn: Any) -> Any:
+        return conn
+
+    assert await ping() is pool.conn
+    pool.acquire.assert_not_called()

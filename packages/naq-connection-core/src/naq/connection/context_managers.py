@@ -295,7 +295,7 @@ async def close_connection(conn: Client, *, drain: bool = False, timeout: float 
             else:
                 # A timer instead of asyncio.wait_for (no extra task on the hot path): past the
                 # timeout the socket is aborted, which ends every wait inside nats-py's close().
-                timer = asyncio.get_running_loop().call_later(3600, _close_overdue, conn, timeout)
+                timer = asyncio.get_running_loop().call_later(timeout, _close_overdue, conn, timeout)
                 try:
                     await conn.close()
                 finally:

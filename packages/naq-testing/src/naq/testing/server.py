@@ -516,7 +516,9 @@ class NatsServer:
                 fh.write("\n".join(lines) + "\n")
         if config:
             argv += ["-c", config]
-        return argv + self.server_args(self.store_dir, auth_flags=self.config_file is not None) + list(self.args)
+        return (
+            argv + self.server_args(self.store_dir, auth_flags=self.config_file is not None) + list(self.args)
+        )
 
     def _generated_config_lines(self) -> list[str]:
         """Settings that have no flag (lame duck timing) and credentials (kept out of argv).
@@ -528,10 +530,15 @@ class NatsServer:
             return []
         lines: list[str] = []
         if self.lame_duck_duration is not None:
-            grace = min(self.lame_duck_duration / 2, 10.0)
-            lines += [f'lame_duck_duration: "{self.lame_duck_duration:g}s"', f'lame_duck_grace_period: "{grace:g}s"']
+            grace = 1.0  # clients hear about lame duck mode after the grace period: keep tests quick
+            lines += [
+                f'lame_duck_duration: "{self.lame_duck_duration:g}s"',
+                f'lame_duck_grace_period: "{grace:g}s"',
+            ]
         if self.user is not None:
-            lines.append(f"authorization {{ user: {_quote(self.user)}, password: {_quote(str(self.password))} }}")
+            lines.append(
+                f"authorization {{ user: {_quote(self.user)}, password: {_quote(str(self.password))} }}"
+            )
         if self.token is not None:
             lines.append(f"authorization {{ token: {_quote(self.token)} }}")
         return lines

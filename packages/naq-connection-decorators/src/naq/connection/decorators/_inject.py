@@ -9,9 +9,11 @@ on every call (``_api.nats_connection`` below), never bound here, so tests that 
 
 Pool path (``pool=``): the decorator borrows straight from the pool (``pool.connection()``,
 ``pool.jetstream()``, ``pool.kv_store(bucket)``), which is what core's context managers do when
-given ``pool=``, minus one layer -- this is the hot path the benchmarks measure. If the matching
-patch point has been replaced (a test patched ``naq.connection.decorators.nats_connection``), the
-replacement is called instead as ``nats_connection(pool=pool)``, so patches keep working.
+given ``pool=``, minus one layer -- this is the hot path the benchmarks measure. For connections of
+a real ``ConnectionPool`` it uses ``await pool.acquire()`` (a borrow with nothing to give back), which
+also saves the ``async with`` protocol. If the matching patch point has been replaced (a test patched
+``naq.connection.decorators.nats_connection``), the replacement is called instead as
+``nats_connection(pool=pool)``, so patches keep working.
 """
 
 from __future__ import annotations
