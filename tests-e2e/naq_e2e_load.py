@@ -65,7 +65,7 @@ async def consume_all(servers: list[str], stream: str, expected: int, *, timeout
         while time.monotonic() < deadline:
             try:
                 msgs = await sub.fetch(500, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except asyncio.TimeoutError:  # nats-py raises either its own or the builtin one
                 if len(ids) >= expected:
                     break
                 continue

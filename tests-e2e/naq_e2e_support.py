@@ -255,3 +255,33 @@ def find_secrets(texts: Iterable[str], secrets: Iterable[str]) -> list[tuple[str
                 excerpt = text[max(0, idx - 60) : idx + len(secret) + 20].replace(secret, "<SECRET>")
                 hits.append((secret[:4] + "...", excerpt))
     return hits
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounded waits: a hang must fail the test quickly, never wait for pytest-timeout
+# ---------------------------------------------------------------------------------------------
+
+HANG_MARGIN = 5.0
+
+
+async def bounded(coro: Any, limit: float) -> tuple[Any, BaseException | None, float]:
+    """Run ``coro`` under ``wait_for(limit + HANG_MARGIN)``; return (result, exception, elapsed).
+
+    Asserts it finished within ``limit`` and that it was not the outer ``wait_for`` that stopped it
+    (that would be a hang, reported as such).
+    """
+    start = time.monotonic()
+    result: Any = None
+    error: BaseException | None = None
+    hung = False
+    try:
+        result = await asyncio.wait_for(coro, limit + HANG_MARGIN)
+    except asyncio.TimeoutError as exc:
+        hung = time.monotonic() - start >= limit + HANG_MARGIN - 0.05
+        error = exc
+    except Exception as exc:
+        error = exc
+    elapsed = time.monotonic() - start
+    assert not hung, f"hung: still running {limit + HANG_MARGIN:.1f}s later (limit {limit:.1f}s)"
+    assert elapsed < limit, f"took {elapsed:.2f}s, limit {limit:.2f}s ({error!r})"
+    return result, error, elapsed

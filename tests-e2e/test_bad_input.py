@@ -244,11 +244,15 @@ async def test_invalid_bucket_name_is_a_typed_error_naming_it(
         assert repr(name) in str(err) or f"'{name}'" in str(err) or (name and name in str(err)), str(err)
         assert "bucket" in str(err).lower()
 
-    @with_kv_store(name, config=cfg, create=True)
-    async def op(kv: Any) -> None:
+    async def op_body(kv: Any) -> None:
         raise AssertionError("must not run")
 
-    await _fails_fast(op, (NaqConfigError, ValueError))
+    try:  # rejected when decorating (with_kv_store checks some names early) or when called
+        op = with_kv_store(name, config=cfg, create=True)(op_body)
+    except ValueError as exc:
+        assert "bucket" in str(exc).lower()
+    else:
+        await _fails_fast(op, (NaqConfigError, ValueError))
     async with ConnectionPool(cfg) as pool:
         await _fails_fast(lambda: _pool_kv(pool, name), (NaqConfigError, ValueError))
         async with pool.connection() as nc:

@@ -10,6 +10,8 @@ reconnect.
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from naq_e2e_load import ProducerResult, consume_all, produce
 from naq_e2e_state import inspector
 from naq_e2e_support import assert_no_clients, unique
+from nats.aio.client import Client
 
 from naq.connection import ConnectionPool, NatsConfig
 from naq.connection.decorators import retry_on_connection_failure, with_jetstream_context
@@ -40,11 +43,21 @@ def cluster() -> Iterator[NatsCluster]:
         c.stop()
 
 
-def _node_of(cluster: NatsCluster, port: int) -> int:
-    for i, srv in enumerate(cluster.servers):
-        if srv.port == port:
-            return i
-    raise AssertionError(f"connected to port {port}, which is none of the cluster's nodes")
+async def _move_stream_leader(nc: Client, stream: str, wanted: str, timeout: float = 15.0) -> None:
+    """Step the stream leader down (preferring ``wanted``) until ``wanted`` leads the stream."""
+    js = nc.jetstream()
+    deadline = time.monotonic() + timeout
+    while True:
+        info = await js.stream_info(stream)
+        if info.cluster is not None and info.cluster.leader == wanted:
+            return
+        assert time.monotonic() < deadline, f"could not make {wanted} the leader of {stream}"
+        body = json.dumps({"placement": {"preferred": wanted}}).encode()
+        try:
+            await nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", body, timeout=2)
+        except Exception:  # noqa: S110 - an election in progress; look again
+            pass
+        await asyncio.sleep(0.3)
 
 
 async def test_kill_connected_node_mid_load(cluster: NatsCluster) -> None:
@@ -63,6 +76,11 @@ async def test_kill_connected_node_mid_load(cluster: NatsCluster) -> None:
 
     try:
         async with ConnectionPool(cfg) as pool:
+            # the worst case: the node the client uses also leads the stream (kill -> no leader)
+            async with pool.connection() as nc:
+                home = cluster.server_for(nc)
+            async with inspector(urls[0]) as nc:
+                await _move_stream_leader(nc, stream, str(home.name))
 
             @retry_on_connection_failure(max_retries=40, retry_delay=0.1, backoff_factor=1.5, max_delay=1.0)
             @with_jetstream_context(pool=pool)
@@ -74,10 +92,10 @@ async def test_kill_connected_node_mid_load(cluster: NatsCluster) -> None:
                 while len(result.acked) < KILL_AFTER:
                     await asyncio.sleep(0.005)
                 async with pool.connection() as nc:
-                    port = nc.connected_url.port
-                killed["index"] = _node_of(cluster, port)
+                    node = cluster.server_for(nc)
+                killed["index"] = cluster.servers.index(node)
                 killed["acked_at_kill"] = len(result.acked)
-                await asyncio.to_thread(cluster.servers[killed["index"]].kill)
+                await asyncio.to_thread(cluster.kill, killed["index"])
 
             chaos_task = asyncio.create_task(chaos())
             await asyncio.wait_for(produce(publish, TOTAL, prefix=stream, workers=4, result=result), 150)
@@ -85,8 +103,9 @@ async def test_kill_connected_node_mid_load(cluster: NatsCluster) -> None:
 
             async with pool.connection() as nc:
                 assert nc.is_connected
-                now_on = _node_of(cluster, nc.connected_url.port)
+                now_on = cluster.servers.index(cluster.server_for(nc))
             assert now_on != killed["index"], "the client is still on the node that was killed"
+            assert cluster.servers[killed["index"]] is home
         metrics = monitor.get_metrics()
     finally:
         if callable(disable):

@@ -390,3 +390,42 @@ async def test_cancelled_during_close_tears_down_and_propagates(nats_server_fact
     finally:
         await asyncio.to_thread(server.resume)
     await wait_for_clients(server, 0)
+
+
+async def test_pooled_helpers_borrow_a_shared_connection(
+    nats_server: Any, nats_url: str, nats_names: Any
+) -> None:
+    from naq.connection.pool import ConnectionPool
+
+    baseline = await asyncio.to_thread(nats_server.client_count)
+    bucket = nats_names.bucket("pooled")
+    async with ConnectionPool(config_for(nats_url)) as pool:
+        async with cm.nats_connection(pool=pool) as first:
+            pass
+        async with cm.nats_jetstream(pool=pool) as (conn, js):
+            assert conn is first
+            assert js._nc is first
+        async with cm.nats_kv_store(bucket, pool=pool, create=True) as kv:
+            await kv.put("k", b"v")
+        async with cm.nats_kv_store(bucket, pool=pool) as kv:
+            assert (await kv.get("k")).value == b"v"
+        assert first.is_connected  # borrowing never closes
+        await wait_for_clients(nats_server, baseline + 1)
+    await wait_for_clients(nats_server, baseline)
+
+
+async def test_reuse_connections_shares_the_default_pool(nats_server: Any, nats_url: str) -> None:
+    from naq.connection.pool import close_default_pools
+
+    cfg = config_for(nats_url, reuse_connections=True)
+    baseline = await asyncio.to_thread(nats_server.client_count)
+    try:
+        async with cm.nats_connection(cfg) as first:
+            pass
+        async with cm.nats_connection(cfg) as second:
+            assert second is first
+        assert first.is_connected
+    finally:
+        await close_default_pools()
+    assert first.is_closed
+    await wait_for_clients(nats_server, baseline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
@@ -20,6 +21,14 @@ def _isolated_monitoring() -> Iterator[None]:
     utils.disable_connection_monitoring()
     utils.connection_monitor.reset_metrics()
     events.clear_listeners()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (the kernel picks it, we release it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def fake_connection(**attrs: Any) -> MagicMock:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from naq.connection.utils import cli
-from naq.testing._ports import free_port
+
+from .conftest import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,11 @@ from naq.connection.errors import NaqConnectionError
 from naq.connection.pool import ConnectionPool
 from naq.connection.utils import ConnectionMonitor
 from naq.testing import NatsServer
-from naq.testing._ports import free_port
 
-pytestmark = pytest.mark.integration
+from .conftest import free_port
+
+# every test also fails if it leaves a connection open on any test server (checked through /connz)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("nats_leak_check")]
 
 
 @pytest.fixture

@@ -358,6 +358,10 @@ async def test_credentials_with_your_config_file_use_flags(tmp_path):
         await nc.close()
         with pytest.raises(nats.errors.Error, match="Authorization Violation"):
             await connect(server, user="dave", password="wrong", allow_reconnect=False)
+    with NatsServer(jetstream=False, config_file=str(conf), token="tk") as server:
+        assert "--auth" in psutil.Process(server.pid).cmdline()
+        nc = await connect(server)
+        await nc.close()
 
 
 async def test_token_auth():

@@ -9,7 +9,7 @@ import nats
 import nats.errors
 import pytest
 
-from .conftest import Backend
+from .conftest import Backend, settle
 
 
 async def _collect(sub: Any, count: int, timeout: float = 1.0) -> list[Any]:
@@ -50,7 +50,7 @@ async def test_publish_between_two_clients(backend: Backend, nc: Any) -> None:
     other = await backend.connect()
     subject = backend.subject()
     sub = await other.subscribe(subject)
-    await other.flush()  # the server must know the interest before another client publishes
+    await settle(other)  # the server must know the interest before another client publishes
     await nc.publish(subject, b"across")
     await nc.flush()
     assert (await sub.next_msg(timeout=2)).data == b"across"
@@ -165,7 +165,7 @@ async def test_request_with_headers_to_wildcard_responder(backend: Backend, nc: 
         await responder.publish(msg.reply, msg.headers["Who"].encode(), headers={"From": msg.subject})
 
     await responder.subscribe(f"{base}.>", cb=answer)
-    await responder.flush()
+    await settle(responder)
     reply = await nc.request(f"{base}.svc.a", b"", timeout=1, headers={"Who": "me"})
     assert reply.data == b"me"
     assert reply.headers["From"] == f"{base}.svc.a"
@@ -329,7 +329,7 @@ async def test_drain_processes_pending_then_closes(backend: Backend, nc: Any) ->
         handled.append(msg.data)
 
     await nc.subscribe(subject, cb=slow)
-    await nc.flush()
+    await settle(nc)
     sender = await backend.connect()
     for i in range(5):
         await sender.publish(subject, str(i).encode())
@@ -352,7 +352,7 @@ async def test_no_echo_skips_own_messages(backend: Backend) -> None:
     subject = backend.subject()
     mine = await nc.subscribe(subject)
     theirs = await other.subscribe(subject)
-    await other.flush()
+    await settle(other)
     await nc.publish(subject, b"x")
     await nc.flush()
     assert (await theirs.next_msg(timeout=2)).data == b"x"

@@ -6,13 +6,16 @@ One :class:`Lifecycle` per connection attempt. Its ``async`` methods are handed 
 as it was when the connection was opened -- publishes a :class:`~naq.connection.events.ConnectionEvent`
 when someone listens, and never raises: nats-py stops its reconnect loop when a callback raises.
 
-Log levels: attempts that fail during the initial connect and lifecycle noise of healthy
-connections (connected, closed) are DEBUG; a failed initial connect is INFO (the caller also gets
-the exception); lost server and async errors are WARNING; reconnected is INFO.
+Log levels: DEBUG for attempts that fail during the initial connect, for errors that announce a
+disconnect (EOF, reset) or a failed reconnect attempt, for a cancelled connect and for the lifecycle
+of healthy connections (connected, closed); INFO for a failed initial connect (the caller also gets
+the exception) and for a reconnect; WARNING for a lost server, for other asynchronous errors (slow
+consumer, permissions) and for a connection nats-py closed by itself (reconnects exhausted).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
@@ -199,11 +202,14 @@ class Lifecycle:
 
     def _report_connect_failed(self, error: BaseException) -> None:
         duration = time.monotonic() - self.started
-        self.logger.info(
-            "naq.connection: connection %d (%s) to %s failed after %.2f s: %s",
+        cancelled = isinstance(error, asyncio.CancelledError)  # the caller's decision, not a failure
+        self.logger.log(
+            logging.DEBUG if cancelled else logging.INFO,
+            "naq.connection: connection %d (%s) to %s %s after %.2f s: %s",
             self.connection_id,
             self.client_name,
             self.servers_text(),
+            "cancelled" if cancelled else "failed",
             duration,
             self.describe(error),
         )

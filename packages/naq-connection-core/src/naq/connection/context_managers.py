@@ -20,8 +20,9 @@ Patch points (module attributes looked up at call time): ``nats`` (``nats.connec
 Fail fast. nats-py walks its server pool with the reconnect settings (about two minutes with its
 defaults) before raising, even with ``allow_reconnect=False``. :func:`open_connection` instead:
 
-- bounds the whole initial connect by ``connection_timeout`` (a hard deadline of
-  ``connection_timeout + 0.5 s`` cancels what nats-py's own timeouts do not cover);
+- bounds the whole initial connect by ``connection_timeout`` (a hard deadline at
+  ``connection_timeout + 0.5 s``, a timer rather than an extra task, tears the half-built client
+  down and so ends whatever nats-py's own timeouts do not cover);
 - gives each attempt ``connection_timeout / len(servers)`` and, after a failed attempt, no more than
   what is left of the budget, so nats-py usually fails by itself with its real error;
 - tries every server twice, 50 ms apart, then gives up -- a refusing server fails in milliseconds;

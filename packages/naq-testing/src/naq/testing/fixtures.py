@@ -11,13 +11,11 @@ work in strict and auto mode. Options: see ``naq.testing._settings.OPTIONS``.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
-import nats
 import pytest
 import pytest_asyncio
 
@@ -112,7 +110,12 @@ def nats_settings(pytestconfig: pytest.Config) -> Settings:
 def session_server(settings: Settings) -> NatsServer:
     """The (not yet started) server the ``nats_server`` fixture runs for these settings."""
     if settings.backend == "external":
-        return NatsServer(backend="external", url=settings.url, monitor_url=settings.monitor_url)
+        return NatsServer(
+            backend="external",
+            url=settings.url,
+            monitor_url=settings.monitor_url,
+            jetstream=settings.jetstream,
+        )
     return NatsServer(
         jetstream=settings.jetstream,
         args=settings.server_args,
@@ -260,13 +263,12 @@ async def nats_names(nats_server: NatsServer, nats_settings: Settings) -> AsyncI
     yield names
     if not names.issued or not nats_server.jetstream or not nats_server.running:
         return
-    client = await asyncio.wait_for(
-        nats.connect(**nats_server.connect_options()), nats_settings.connect_timeout
-    )
+    cleaner = NatsClientFactory(timeout=nats_settings.connect_timeout)
     try:
+        client = await cleaner(nats_server)
         await names.cleanup(client.jetstream())
     finally:
-        await client.close()
+        await cleaner.aclose()
 
 
 # -- clusters --------------------------------------------------------------------------------------

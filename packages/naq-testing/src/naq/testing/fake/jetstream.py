@@ -12,6 +12,7 @@ from nats.js import api
 
 from . import _subjects
 from ._unsupported import UnsupportedAttributes, unsupported
+from .client import clean_headers
 from .consumers import make_consumer
 from .kv import FakeKeyValue, kv_stream_config, validate_bucket
 from .object_store import FakeObjectStore, object_stream_config
@@ -164,8 +165,6 @@ class FakeJetStreamContext(UnsupportedAttributes):
         msg_ttl: float | None = None,
     ) -> api.PubAck:
         """Store in the stream capturing ``subject``; ``NoStreamResponseError`` when none does."""
-        from .client import clean_headers
-
         _subjects.validate_publish_subject(subject)
         self._client._check_can_publish()
         if len(payload) > self._server.max_payload:

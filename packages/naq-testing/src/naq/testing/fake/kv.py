@@ -9,6 +9,7 @@ import nats.js.errors
 from nats.js import api
 from nats.js.kv import KeyValue
 
+from . import _subjects
 from ._unsupported import UnsupportedAttributes
 from .streams import StoredMsg
 
@@ -174,10 +175,7 @@ class FakeKeyValue(UnsupportedAttributes):
 
     def _entries(self, pattern: str, history: bool) -> list[KeyValue.Entry]:
         stream = self._js._stream(self._stream)
-        msgs = [m for m in stream.live() if m.subject.startswith(self._pre)]
-        from . import _subjects
-
-        msgs = [m for m in msgs if _subjects.matches(f"{self._pre}{pattern}", m.subject)]
+        msgs = [m for m in stream.live() if _subjects.matches(f"{self._pre}{pattern}", m.subject)]
         if not history:
             latest: dict[str, StoredMsg] = {m.subject: m for m in msgs}
             msgs = sorted(latest.values(), key=lambda m: m.seq)

@@ -11,6 +11,7 @@ from typing import Any, Protocol, cast
 
 import nats.aio.client
 import nats.errors
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import api
 
@@ -18,6 +19,7 @@ from . import _subjects
 from ._unsupported import unsupported
 from .client import FakeClient
 from .streams import FakeStream, JetStreamError
+from .subscription import FakeSubscription
 
 _CONNECT_OPTIONS = frozenset(inspect.signature(nats.aio.client.Client.connect).parameters) - {
     "self",
@@ -111,8 +113,6 @@ class FakeNats:
 
     def subscription_count(self, subject: str | None = None) -> int:
         """Active user subscriptions, optionally only those whose subject equals ``subject``."""
-        from .subscription import FakeSubscription
-
         subs = [r for r in self._receivers if isinstance(r, FakeSubscription)]
         return len([s for s in subs if subject is None or s.subject == subject])
 
@@ -202,8 +202,6 @@ class FakeNats:
         """``js.publish``: store in the matching stream (raising nats-py's errors), then fan out."""
         stream = self._stream_for(subject)
         if stream is None:
-            import nats.js.errors
-
             raise nats.js.errors.NoStreamResponseError
         expected = (headers or {}).get("Nats-Expected-Stream")
         if expected is not None and expected != stream.name:
