@@ -19,6 +19,7 @@ import pytest
 
 import naq.connection
 from naq.connection import events
+from naq.connection.events import ConnectionEventKind, add_listener
 from naq.connection import pool as pool_mod
 from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
 from naq.connection.pool import ConnectionPool, PoolStats, close_default_pools, get_default_pool
@@ -795,6 +796,34 @@ async def test_acquire_is_a_borrow_without_context_manager(world: World) -> None
         await pool.acquire()
 
 
+async def test_acquire_nowait_lends_only_a_live_connection_on_its_loop(world: World) -> None:
+    async with ConnectionPool(CFG) as pool:
+        assert pool.acquire_nowait() is None  # not connected yet: the caller must await acquire()
+        assert pool.stats().borrows == 0
+        first = await pool.acquire()
+        assert pool.acquire_nowait() is first
+        assert pool.stats().borrows == 2
+        first.is_closed = True
+        assert pool.acquire_nowait() is None  # replacement is the slow path's job
+        assert pool.stats().borrows == 2
+        assert await pool.acquire() is not first
+    assert pool.acquire_nowait() is None  # closed pools lend nothing
+
+
+async def test_acquire_nowait_emits_borrowed_only_with_listeners(world: World) -> None:
+    seen: list[Any] = []
+    async with ConnectionPool(CFG) as pool:
+        await pool.acquire()
+        remove = add_listener(seen.append)
+        try:
+            pool.acquire_nowait()
+        finally:
+            remove()
+        pool.acquire_nowait()
+    assert [e.kind for e in seen] == [ConnectionEventKind.BORROWED]
+    assert seen[0].pooled
+
+
 def test_fast_path_rechecks_loop_after_it_stopped(world: World) -> None:
     """Bound loop alive but stopped while another loop runs in the same thread: a clear error."""
     first = asyncio.new_event_loop()
@@ -816,6 +845,10 @@ def test_fast_path_rechecks_loop_after_it_stopped(world: World) -> None:
                     messages.append(str(exc))
             return messages
 
+        async def nowait_from_second_loop() -> Any:
+            return pool.acquire_nowait()
+
+        assert asyncio.run(nowait_from_second_loop()) is None  # never lends across loops
         messages = asyncio.run(from_second_loop())
         assert len(messages) == 3
         assert all("another event loop" in m and "still running" in m for m in messages)

@@ -260,3 +260,23 @@ async def test_plugin_fixture_patches_nats_connect(fake_nats: Any) -> None:
     assert (await sub.next_msg(timeout=1)).data == b"hi"
     assert fake_nats.client_count() == 1
     await nc.close()
+
+
+async def test_fake_md_example(fake_nats: Any) -> None:
+    """The example in FAKE.md, verbatim."""
+    nc = await nats.connect("nats://anything:4222")  # the fake: no server needed
+    js = nc.jetstream()
+    await js.add_stream(name="ORDERS", subjects=["orders.>"])
+    ack = await js.publish("orders.new", b"{}", headers={"Nats-Msg-Id": "o-1"})
+    dup = await js.publish("orders.new", b"{}", headers={"Nats-Msg-Id": "o-1"})
+    assert (ack.seq, dup.seq, dup.duplicate) == (1, 1, True)
+
+    kv = await js.create_key_value(bucket="config")
+    await kv.put("mode", b"fast")
+    with pytest.raises(nats.js.errors.BucketNotFoundError):
+        await js.key_value("missing")
+
+    assert fake_nats.payloads("orders.>") == [b"{}", b"{}"]  # what was published...
+    assert len(fake_nats.stream("ORDERS").live()) == 1  # ...and what the stream kept
+    await nc.close()
+    assert fake_nats.client_count() == 0  # nothing left open

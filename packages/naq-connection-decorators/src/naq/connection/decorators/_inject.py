@@ -169,17 +169,15 @@ class _Pooled:
     """Borrow from the pool (``pool.connection``), yielding exactly what is injected."""
     patched: Callable[[Any], AbstractAsyncContextManager[Any]]
     """Call a replaced patch point (``lambda cm: cm(pool=pool)``)."""
-    acquire: Callable[[], Awaitable[Any]] | None = None
-    """``pool.acquire`` when the pool offers it: a borrow without a context manager (nothing to give
-    back), which saves the ``async with`` protocol on the hottest path."""
+    direct: _ConnectionPool | None = None
+    """A real ConnectionPool whose ``acquire_nowait()`` / ``acquire()`` borrow without a context
+    manager (nothing to give back), which saves the ``async with`` protocol -- and, while the pooled
+    connection is up, any extra coroutine -- on the hottest path."""
 
 
-def _acquire_of(pool: object) -> Callable[[], Awaitable[Any]] | None:
-    """``pool.acquire`` of a real ConnectionPool (not of a mock standing in for one), else None."""
-    acquire = getattr(pool, "acquire", None)
-    if issubclass(type(pool), _ConnectionPool) and callable(acquire):
-        return acquire  # type: ignore[no-any-return]
-    return None
+def _direct_pool(pool: object) -> _ConnectionPool | None:
+    """``pool`` when it is a real ConnectionPool (not a mock standing in for one), else None."""
+    return pool if issubclass(type(pool), _ConnectionPool) else None  # type: ignore[return-value]
 
 
 def _inject_pooled(fn_or_descriptor: Any, pooled: _Pooled, decorator: str) -> Any:
@@ -188,29 +186,38 @@ def _inject_pooled(fn_or_descriptor: Any, pooled: _Pooled, decorator: str) -> An
     require_async(fn, decorator)
     injection = injection_point(fn, decorator)
     call = fn
-    surface, core, borrow, patched, acquire = (
+    surface, core, borrow, patched, direct = (
         pooled.surface,
         pooled.core,
         pooled.borrow,
         pooled.patched,
-        pooled.acquire,
+        pooled.direct,
     )
 
-    if acquire is not None and injection.method:
+    if direct is not None:
+        nowait, acquire = direct.acquire_nowait, direct.acquire
+
+    if direct is not None and injection.method:
 
         async def wrapper(instance: Any, /, *args: Any, **kwargs: Any) -> Any:
             cm = _SURFACE[surface]
             if cm is core:
-                return await call(instance, await acquire(), *args, **kwargs)
+                conn = nowait()
+                if conn is None:
+                    conn = await acquire()
+                return await call(instance, conn, *args, **kwargs)
             async with patched(cm) as resource:
                 return await call(instance, resource, *args, **kwargs)
 
-    elif acquire is not None:
+    elif direct is not None:
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             cm = _SURFACE[surface]
             if cm is core:
-                return await call(await acquire(), *args, **kwargs)
+                conn = nowait()
+                if conn is None:
+                    conn = await acquire()
+                return await call(conn, *args, **kwargs)
             async with patched(cm) as resource:
                 return await call(resource, *args, **kwargs)
 
@@ -283,7 +290,7 @@ def with_nats_connection(
                 _CORE_NATS_CONNECTION,
                 pool.connection,
                 lambda cm: cm(pool=pool),
-                _acquire_of(pool),
+                _direct_pool(pool),
             )
             return lambda fn: _inject_pooled(fn, pooled, name)
         opener: Opener
