@@ -19,9 +19,9 @@ import pytest
 
 import naq.connection
 from naq.connection import events
-from naq.connection.events import ConnectionEventKind, add_listener
 from naq.connection import pool as pool_mod
 from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
+from naq.connection.events import ConnectionEventKind, add_listener
 from naq.connection.pool import ConnectionPool, PoolStats, close_default_pools, get_default_pool
 
 pytestmark = pytest.mark.unit

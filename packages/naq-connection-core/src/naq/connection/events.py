@@ -13,6 +13,7 @@ The listener registry is process-global (listeners are plain functions, not asyn
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import time
@@ -93,10 +94,8 @@ def add_listener(listener: ConnectionEventListener) -> Callable[[], None]:
 
 def remove_listener(listener: ConnectionEventListener) -> None:
     """Unregister ``listener``; unknown listeners are ignored."""
-    try:
+    with contextlib.suppress(ValueError):
         _listeners.remove(listener)
-    except ValueError:
-        pass
 
 
 def clear_listeners() -> None:
