@@ -217,3 +217,52 @@ async def test_deadline_firing_as_the_handshake_completes_is_still_a_timeout(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_last_resort_cancel_bounds_a_wait_the_teardown_cannot_end(
+    blackhole_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If tearing the client down did not end nats-py's wait (a future nobody resolves), the
+    connecting task is cancelled 0.3 s after the deadline and the caller still gets a timeout --
+    and no stray cancellation."""
+    from naq.connection import _lifecycle
+
+    monkeypatch.setattr(_connect, "DEADLINE_GRACE", -0.7)  # deadline at 0.3 s (nats-py waits 1 s)
+    monkeypatch.setattr(_lifecycle, "abandon", lambda conn: None)  # the teardown "does not work"
+    started = time.monotonic()
+    with pytest.raises(NaqConnectionError, match="timed out") as caught:
+        await cm.open_connection(config(blackhole_url, connection_timeout=1.0))
+    elapsed = time.monotonic() - started
+    assert 0.5 < elapsed < 0.9, f"took {elapsed:.2f}s"  # deadline 0.3 s + last resort 0.3 s
+    assert isinstance(caught.value.__cause__, asyncio.TimeoutError)
+    task = asyncio.current_task()
+    assert task is not None
+    if hasattr(task, "cancelling"):
+        assert task.cancelling() == 0
+    await asyncio.sleep(0.01)  # no leftover cancellation is delivered here
+
+
+async def test_a_real_cancel_during_connect_is_not_mistaken_for_the_last_resort(blackhole_url: str) -> None:
+    task = asyncio.ensure_future(cm.open_connection(config(blackhole_url, connection_timeout=1.0)))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_decisive_errors() -> None:
+    import ssl
+
+    from naq.connection._lifecycle import is_decisive
+
+    assert is_decisive(ssl.SSLCertVerificationError("certificate verify failed"))
+    assert is_decisive(nats.errors.AuthorizationError())
+    assert is_decisive(nats.errors.Error("nats: 'Authorization Violation'"))
+    assert not is_decisive(ConnectionRefusedError())
+    assert not is_decisive(asyncio.TimeoutError())
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    assert not is_decisive(Unprintable())

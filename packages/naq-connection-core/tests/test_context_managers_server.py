@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -248,7 +249,9 @@ async def test_wrong_password_fails_fast_as_a_permanent_error(
     started = time.monotonic()
     with caplog.at_level(logging.DEBUG, logger="naq.connection"), pytest.raises(NaqConnectionError) as caught:
         await cm.open_connection(wrong)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 1.0
+    attempts = [r for r in caplog.records if "connect attempt failed" in r.getMessage()]
+    assert len(attempts) == 1  # rejected credentials are decisive: no second attempt
     assert "rejected the credentials" in str(caught.value)
     assert "authorization violation" in str(caught.value.__cause__).lower()
     assert not is_transient(caught.value)
@@ -429,3 +432,50 @@ async def test_reuse_connections_shares_the_default_pool(nats_server: Any, nats_
         await close_default_pools()
     assert first.is_closed
     await wait_for_clients(nats_server, baseline)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any, nats_server_factory: Any) -> Any:
+    import trustme
+
+    from naq.testing import TLSOptions
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    paths = {name: str(tmp_path / f"{name}.pem") for name in ("ca", "cert", "key")}
+    ca.cert_pem.write_to_path(paths["ca"])
+    cert.private_key_pem.write_to_path(paths["key"])
+    cert.cert_chain_pems[0].write_to_path(paths["cert"])
+    server = nats_server_factory(
+        jetstream=False, tls=TLSOptions(cert_file=paths["cert"], key_file=paths["key"], ca_file=paths["ca"])
+    )
+    server.ca_file = paths["ca"]
+    return server
+
+
+async def test_tls_with_the_ca_connects(tls_server: Any) -> None:
+    cfg = config_for(tls_server.url, tls={"enabled": True, "ca_file": tls_server.ca_file})
+    async with cm.nats_connection(cfg) as nc:
+        assert nc.is_connected
+        await nc.publish("cm.it.tls", b"x")
+
+
+@pytest.mark.parametrize("plain", [False, True])
+async def test_tls_failure_is_decisive_not_a_timeout(tls_server: Any, plain: bool) -> None:
+    """nats-py would hang after a failed TLS upgrade (its cleanup waits on a transport asyncio never
+    reports closed); core stops the walk at the first certificate error instead."""
+    port = tls_server.url.rsplit(":", 1)[1]
+    cfg = (
+        config_for(f"nats://127.0.0.1:{port}", connection_timeout=3.0)  # server requires TLS
+        if plain
+        else config_for(tls_server.url, tls={"enabled": True}, connection_timeout=3.0)  # system CAs only
+    )
+    started = time.monotonic()
+    with pytest.raises(NaqConnectionError) as caught:
+        await cm.open_connection(cfg)
+    assert time.monotonic() - started < 1.0  # at once, not at the 3 s deadline
+    assert "certificate" in str(caught.value).lower()
+    assert "timed out" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, ssl.SSLError)
+    assert not is_transient(caught.value)
+    await wait_for_clients(tls_server, 0)

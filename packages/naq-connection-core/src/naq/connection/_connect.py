@@ -28,6 +28,7 @@ __all__ = [
     "DEADLINE_GRACE",
     "INITIAL_ATTEMPTS",
     "INITIAL_TIME_WAIT",
+    "LAST_RESORT_DELAY",
     "MIN_ATTEMPT_TIMEOUT",
     "abandon",
     "apply_reconnect_options",
@@ -45,12 +46,16 @@ INITIAL_TIME_WAIT = 0.05
 """``reconnect_time_wait`` (s) during the initial walk: the pause before retrying the same server."""
 MIN_ATTEMPT_TIMEOUT = 0.05
 """Smallest per-attempt ``connect_timeout`` (s) handed to nats-py once the budget is spent."""
-DEADLINE_GRACE = 0.5
+DEADLINE_GRACE = 0.3
 """Seconds past ``connection_timeout`` before the hard deadline cancels the connect.
 
 nats-py normally fails by itself within the budget (its per-attempt timeouts are cut to what is
 left); the hard deadline only catches what those timeouts do not cover, well inside the promised
 ``connection_timeout + 1 s``."""
+
+LAST_RESORT_DELAY = 0.3
+"""Seconds after the hard deadline before the connecting task itself is cancelled, for the case
+where tearing the client down does not end nats-py's wait (still inside ``connection_timeout + 1 s``)."""
 
 _KWARGS_CACHE_LIMIT = 64
 _kwargs_cache: dict[int, tuple[NatsConfig, dict[str, Any]]] = {}

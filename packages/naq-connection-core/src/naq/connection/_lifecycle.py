@@ -19,20 +19,21 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 import time
 from typing import TYPE_CHECKING, Any
 
 import nats.errors as nats_errors
 
 from naq.connection import events
-from naq.connection._connect import MIN_ATTEMPT_TIMEOUT, abandon, describe
+from naq.connection._connect import LAST_RESORT_DELAY, MIN_ATTEMPT_TIMEOUT, abandon, describe
 from naq.connection.config import redact_url
 from naq.connection.events import ConnectionEvent, ConnectionEventKind
 
 if TYPE_CHECKING:
     from naq.connection.config import NatsConfig
 
-__all__ = ["ATTRIBUTE", "Lifecycle", "lifecycle_of"]
+__all__ = ["ATTRIBUTE", "AbortConnect", "Lifecycle", "is_decisive", "lifecycle_of"]
 
 ATTRIBUTE = "_naq_lifecycle"
 """Attribute under which a connection opened by core carries its :class:`Lifecycle`."""
@@ -68,6 +69,37 @@ _DISCONNECT_ERRORS: tuple[type[BaseException], ...] = (
 DISCONNECTED line and event, not as separate ERROR warnings."""
 
 
+_AUTH_MARKERS = ("authorization violation", "authentication expired", "authentication revoked")
+
+
+def is_decisive(exc: BaseException) -> bool:
+    """A connect error that retrying the walk cannot fix: TLS failures and rejected credentials.
+
+    TLS failures also must not reach nats-py's cleanup: after a failed TLS upgrade its
+    ``_close()`` waits forever on the plain transport's close (asyncio never reports it closed).
+    """
+    if isinstance(exc, (ssl.SSLError, nats_errors.AuthorizationError)):
+        return True
+    try:
+        text = str(exc).lower()
+    except Exception:
+        return False
+    return any(marker in text for marker in _AUTH_MARKERS)
+
+
+class AbortConnect(Exception):
+    """Raised by ``error_cb`` during core's own initial connect to stop nats-py's walk at once.
+
+    nats-py awaits ``error_cb`` inside its connect loop, so the exception leaves ``Client.connect``
+    before nats-py retries or cleans up. It is deliberately not an ``OSError``, nats ``Error`` or
+    ``TimeoutError`` (the types that loop catches). ``error`` is the decisive error.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 def _reconnect_plan(config: NatsConfig) -> str:
     if not config.allow_reconnect:
         return "not reconnecting (allow_reconnect is off)"
@@ -81,6 +113,7 @@ class Lifecycle:
 
     __slots__ = (
         "attempt_timeout",
+        "cancel_sent",
         "client_name",
         "closed_emitted",
         "closing",
@@ -93,9 +126,12 @@ class Lifecycle:
         "deadline_hit",
         "disconnected",
         "last_error",
+        "last_resort",
         "logger",
+        "own_walk",
         "pooled",
         "started",
+        "task",
     )
 
     def __init__(self, config: NatsConfig, *, pooled: bool, logger: logging.Logger) -> None:
@@ -120,6 +156,13 @@ class Lifecycle:
         """The hard deadline of the initial connect fired (see :meth:`on_deadline`)."""
         self.attempt_timeout = 0.0
         """Per-attempt timeout of the initial walk (0: do not adjust nats-py's ``connect_timeout``)."""
+        self.own_walk = False
+        """Core drives nats-py's ``Client.connect`` itself (not a patched ``nats.connect``)."""
+        self.task: asyncio.Task[Any] | None = None
+        """The task running the initial connect (for the last-resort cancel)."""
+        self.last_resort: asyncio.TimerHandle | None = None
+        self.cancel_sent = False
+        """The last-resort timer cancelled :attr:`task`."""
 
     # ------------------------------------------------------------------ helpers
 
@@ -265,6 +308,19 @@ class Lifecycle:
             conn.options["connect_timeout"] = MIN_ATTEMPT_TIMEOUT
             conn._server_pool.clear()
         abandon(conn)
+        task = self.task
+        if task is not None:
+            with contextlib.suppress(Exception):
+                self.last_resort = task.get_loop().call_later(LAST_RESORT_DELAY, self._cancel_task)
+
+    def _cancel_task(self) -> None:
+        """Last resort, :data:`LAST_RESORT_DELAY` after the deadline: nats-py is stuck on something
+        the teardown cannot end (a future nobody resolves), so cancel the connecting task itself;
+        ``open_connection`` turns that cancellation back into a timeout."""
+        task = self.task
+        if task is not None and not task.done():
+            self.cancel_sent = True
+            task.cancel()
 
     async def error_cb(self, exc: Exception) -> None:
         """nats-py's error callback: one line, no traceback; during the connect walk, also budgets."""
@@ -273,6 +329,14 @@ class Lifecycle:
                 return  # errors of the torn-down walk: the timeout is what happened
             if self.connecting:
                 self.last_error = exc
+                if self.own_walk and is_decisive(exc):
+                    self.logger.debug(
+                        "naq.connection: connection %d (%s): connect attempt failed: %s; not retrying",
+                        self.connection_id,
+                        self.client_name,
+                        self.describe(exc),
+                    )
+                    raise AbortConnect(exc)
                 self._shrink_attempt_timeout()
                 self.logger.debug(
                     "naq.connection: connection %d (%s): connect attempt failed: %s",
@@ -301,6 +365,8 @@ class Lifecycle:
             )
             if events.has_listeners():
                 self.emit(ConnectionEventKind.ERROR, server=server_of(conn), error=exc)
+        except AbortConnect:
+            raise  # the one deliberate raise: ends core's own initial walk (see AbortConnect)
         except Exception:  # noqa: S110 -- a raising callback would stop nats-py's reconnect loop
             pass
 

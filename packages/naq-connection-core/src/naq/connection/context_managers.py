@@ -21,11 +21,14 @@ Fail fast. nats-py walks its server pool with the reconnect settings (about two 
 defaults) before raising, even with ``allow_reconnect=False``. :func:`open_connection` instead:
 
 - bounds the whole initial connect by ``connection_timeout`` (a hard deadline at
-  ``connection_timeout + 0.5 s``, a timer rather than an extra task, tears the half-built client
+  ``connection_timeout + 0.3 s``, a timer rather than an extra task, tears the half-built client
   down and so ends whatever nats-py's own timeouts do not cover);
 - gives each attempt ``connection_timeout / len(servers)`` and, after a failed attempt, no more than
   what is left of the budget, so nats-py usually fails by itself with its real error;
 - tries every server twice, 50 ms apart, then gives up -- a refusing server fails in milliseconds;
+- stops at once on a decisive error (TLS failure, rejected credentials: ``error_cb`` raises a private
+  ``AbortConnect`` out of nats-py's walk), which also avoids a nats-py hang after a failed TLS upgrade;
+- as a last resort, 0.3 s after the hard deadline, cancels the connecting task and reports a timeout;
 - then installs the configured ``max_reconnect_attempts`` / ``reconnect_time_wait`` /
   ``allow_reconnect`` / ``connect_timeout`` in ``nc.options``, which nats-py reads on reconnect.
 
@@ -56,7 +59,7 @@ import nats.errors as nats_errors
 import nats.js.errors as js_errors
 
 from naq.connection import _connect
-from naq.connection._lifecycle import ATTRIBUTE, Lifecycle, lifecycle_of
+from naq.connection._lifecycle import ATTRIBUTE, AbortConnect, Lifecycle, lifecycle_of
 from naq.connection.config import Config, NatsConfig, get_config
 from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
 
@@ -162,6 +165,8 @@ async def open_connection(config: NatsConfig, *, pooled: bool = False) -> Client
     budget = config.connection_timeout
     state.deadline = state.started + budget
     state.attempt_timeout = kwargs["connect_timeout"]
+    state.own_walk = True
+    state.task = asyncio.current_task()
     state.on_connecting()
     # What nats.connect() does, keeping hold of the client. The hard deadline is a timer, not
     # asyncio.wait_for: no extra task per connect (wait_for costs ~5% of a local connect on 3.11).
@@ -179,14 +184,21 @@ async def open_connection(config: NatsConfig, *, pooled: bool = False) -> Client
             raise asyncio.TimeoutError
     except BaseException as exc:
         _connect.abandon(conn)
-        if not isinstance(exc, Exception):  # cancelled (or KeyboardInterrupt): propagate as is
+        error: BaseException = exc
+        if isinstance(exc, AbortConnect):  # error_cb stopped the walk on a decisive error
+            error = exc.error
+        elif state.cancel_sent and _absorb_last_resort_cancel(state):
+            error = asyncio.TimeoutError()  # our own last-resort cancel: a timeout, not a cancellation
+        elif not isinstance(exc, Exception):  # cancelled (or KeyboardInterrupt): propagate as is
             state.on_connect_failed(exc)
             raise
-        if state.deadline_hit:
-            exc = asyncio.TimeoutError()  # what nats-py raised while being torn down is not the story
-        raise _connect_failed(state, exc) from _cause(state, exc)
+        elif state.deadline_hit:
+            error = asyncio.TimeoutError()  # what nats-py raised while being torn down is not the story
+        raise _connect_failed(state, error) from _cause(state, error)
     finally:
         timer.cancel()
+        if state.last_resort is not None:
+            state.last_resort.cancel()
     _connect.apply_reconnect_options(conn, config)
     setattr(conn, ATTRIBUTE, state)
     state.on_connected(conn)
@@ -216,6 +228,12 @@ async def _open_patched(nats_module: Any, config: NatsConfig, state: Lifecycle) 
     return conn  # type: ignore[no-any-return]
 
 
+def _absorb_last_resort_cancel(state: Lifecycle) -> bool:
+    """Undo the cancellation the last-resort timer requested; False when someone else cancelled too."""
+    uncancel = getattr(state.task, "uncancel", None)  # Python 3.11+; 3.10 cannot tell them apart
+    return uncancel is None or uncancel() == 0
+
+
 def _add_callbacks(kwargs: dict[str, Any], state: Lifecycle) -> None:
     kwargs["error_cb"] = state.error_cb
     kwargs["disconnected_cb"] = state.disconnected_cb
@@ -230,7 +248,7 @@ def _cause(state: Lifecycle, exc: BaseException) -> BaseException:
     return exc
 
 
-def _connect_failed(state: Lifecycle, exc: Exception) -> NaqConnectionError:
+def _connect_failed(state: Lifecycle, exc: BaseException) -> NaqConnectionError:
     cause = _cause(state, exc)
     state.on_connect_failed(cause)
     config = state.config
