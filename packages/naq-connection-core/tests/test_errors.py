@@ -56,6 +56,7 @@ TRANSIENT = [
     OSError(errno.ENETUNREACH, "network unreachable"),
     OSError(errno.EHOSTUNREACH, "no route to host"),
     nats.js.errors.ServiceUnavailableError(),
+    nats.js.errors.NoStreamResponseError(),
     nats.js.errors.APIError(code=503, description="JetStream not ready"),
     _wrapped(nats.errors.NoServersError()),
     _wrapped(asyncio.TimeoutError()),

@@ -81,6 +81,10 @@ _TRANSIENT_NATS: tuple[type[BaseException], ...] = (
     nats.errors.OutboundBufferLimitError,
     nats.errors.TimeoutError,  # includes FlushTimeoutError, DrainTimeoutError, js FetchTimeoutError
     nats.js.errors.ServiceUnavailableError,  # JetStream 503 (no leader yet, JetStream starting)
+    # A JetStream publish nobody answered (a 503 "no responders" status): the stream's leader is being
+    # elected after a node died, or the server is restarting. A stream that does not exist at all
+    # gives the same error; retrying it costs only the retry budget before the error surfaces.
+    nats.js.errors.NoStreamResponseError,
 )
 # Never retryable: retrying cannot fix credentials, a bad subject, an oversized payload, a missing
 # stream/bucket/key or a rejected request. Checked before anything else.
@@ -120,8 +124,9 @@ def is_transient(exc: BaseException) -> bool:
     connection fixes them: retry decorators open one per attempt), ``OutboundBufferLimitError``, every
     timeout (nats-py's ``TimeoutError`` family incl. ``FlushTimeoutError``, ``asyncio.TimeoutError``,
     builtin ``TimeoutError``), ``ConnectionError`` (refused, reset, aborted, broken pipe), ``OSError``
-    with ENETUNREACH / EHOSTUNREACH / ENETDOWN / ETIMEDOUT, JetStream ``ServiceUnavailableError`` and
-    any JetStream ``APIError`` with code 503, and a :class:`NaqConnectionError` whose ``__cause__`` is
+    with ENETUNREACH / EHOSTUNREACH / ENETDOWN / ETIMEDOUT, JetStream ``ServiceUnavailableError``,
+    ``NoStreamResponseError`` (a JetStream publish nobody answered: a stream leader election or a
+    restarting server) and any JetStream ``APIError`` with code 503, and a :class:`NaqConnectionError` whose ``__cause__`` is
     transient (a failed connect wrapping ``NoServersError``).
 
     False: authorization failures (``AuthorizationError``, any nats-py error whose text contains
