@@ -95,8 +95,10 @@ def test_restart_node_rejoins(healthy):
 def test_heal_resumes_and_restarts(healthy):
     healthy.servers[2].pause()
     healthy.kill(0)
+    healthy.servers[1].stop()  # stopped for good: store removed
     healthy.heal()
     assert all(server.running and not server.paused for server in healthy.servers)
+    assert healthy.wait_for_meta_leader()
 
 
 def test_meta_leader_none_when_all_nodes_unreachable(healthy):

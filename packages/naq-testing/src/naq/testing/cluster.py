@@ -153,7 +153,10 @@ class NatsCluster:
                 server.resume()
         dead = [server for server in self.servers if not server.running]
         for server in dead:
-            server.restart(wait=False)
+            if server.log_path is None:  # stop()ped: its store is gone, start it afresh
+                server.start(wait=False)
+            else:  # killed or exited: same ports, same store
+                server.restart(wait=False)
         for server in dead:
             server.wait_ready()
 

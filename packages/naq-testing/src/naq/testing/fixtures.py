@@ -6,7 +6,7 @@ Fixtures: ``nats_server`` (session, synchronous), ``nats_url``, ``nats_server_fa
 ``nats_jetstream``, ``nats_cluster`` / ``nats_cluster_factory``, ``nats_leak_check``,
 ``nats_names``, ``fake_nats``, ``nats_settings``. Async fixtures use ``pytest_asyncio.fixture``
 without a loop scope, so they follow the project's ``asyncio_default_fixture_loop_scope`` and
-work in strict and auto mode. Options: see ``naq.testing._settings.OPTIONS``.
+work in strict and auto mode. Options: see ``naq.testing._options.OPTIONS``.
 """
 
 from __future__ import annotations
@@ -248,6 +248,7 @@ async def nats_leak_check(
 ) -> AsyncIterator[LeakCheck]:
     """Fail the test (an error at teardown) if connections it opened are still open on any server
     of this process (checked through ``/connz``). See ``place_leak_check_first`` for the ordering."""
+    __tracebackhide__ = True
     check = LeakCheck(timeout=nats_settings.leak_timeout)
     check.snapshot()
     yield check

@@ -97,6 +97,7 @@ class LeakCheck:
 
     async def assert_no_leaks(self, test_name: str = "the test") -> None:
         """Raise ``NatsLeakError`` listing the connections ``test_name`` left open."""
+        __tracebackhide__ = True
         leaks = await self.check()
         if leaks:
             raise NatsLeakError(format_leaks(leaks, test_name))
