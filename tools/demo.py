@@ -31,6 +31,8 @@ from naq.connection.decorators import (
     with_nats_connection,
 )
 from naq.connection.utils import (
+    ConnectionMetrics,
+    ConnectionMonitor,
     connection_monitor,
     enable_connection_monitoring,
     get_nats_server_info,
@@ -77,11 +79,35 @@ def table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(f"  {name.ljust(width)}  {value}" for name, value in rows)
 
 
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f}"
+
+
+def metrics_table(m: ConnectionMetrics, what: str) -> str:
+    return table(
+        [
+            (f"{what} started", str(m.total_connections)),
+            ("active now", str(m.active_connections)),
+            ("successful / failed", f"{m.successful_connections} / {m.failed_connections}"),
+            ("reconnects / disconnects", f"{m.reconnects} / {m.disconnects}"),
+            ("borrows from pools", str(m.borrows)),
+            ("time avg", f"{ms(m.average_connection_time)} ms"),
+            (
+                "time p50 / p95 / p99",
+                f"{ms(m.p50_connection_time)} / {ms(m.p95_connection_time)} / {ms(m.p99_connection_time)} ms",
+            ),
+        ]
+    )
+
+
 async def job_flow(url: str, jobs: int) -> None:
     suffix = uuid.uuid4().hex[:6]
     stream, bucket, subject = f"DEMO_JOBS_{suffix}", f"demo_status_{suffix}", f"demo.{suffix}.jobs"
     set_config(NatsConfig(servers=url, client_name="naq-demo", connection_timeout=5.0))
+    # Two monitors: the global one counts real connections (core's events); `calls` counts the
+    # producer's monitored calls. Feeding both into one monitor would mix calls with connections.
     disable_monitoring = enable_connection_monitoring()
+    calls = ConnectionMonitor()
     try:
         step("1. wait for NATS, health check, server info")
         if not await wait_for_nats_connection(timeout=15, interval=0.2):
@@ -89,7 +115,10 @@ async def job_flow(url: str, jobs: int) -> None:
         healthy = await test_nats_connection(timeout=5.0)
         info = await get_nats_server_info()
         print(f"  healthy: {healthy}")
-        print(table([(str(k), str(v)) for k, v in info.items()]))
+        shown = ("server_name", "version", "jetstream", "max_payload", "connected_url")
+        rows = [(key, str(info.get(key))) for key in shown]
+        rows.append(("rtt", f"{float(info.get('rtt') or 0) * 1e3:.3f} ms"))
+        print(table(rows))
 
         async with ConnectionPool(url) as pool:
             step(f"2. producer: enqueue {jobs} jobs into JetStream stream {stream} (decorators, pooled)")
@@ -100,7 +129,7 @@ async def job_flow(url: str, jobs: int) -> None:
                 await js.create_key_value(bucket=bucket)
 
             @retry_on_connection_failure(max_retries=3, retry_delay=0.2)
-            @with_connection_monitoring
+            @with_connection_monitoring(monitor=calls)
             @with_jetstream_context(pool=pool)
             async def enqueue(js: Any, job_id: int) -> int:
                 ack = await js.publish(
@@ -141,7 +170,7 @@ async def job_flow(url: str, jobs: int) -> None:
             async def publish_pooled(nc: Any, n: int) -> None:
                 await nc.publish(f"demo.{suffix}.bench", str(n).encode())
 
-            @with_nats_connection(url)
+            @with_nats_connection(config=url)
             async def publish_per_call(nc: Any, n: int) -> None:
                 await nc.publish(f"demo.{suffix}.bench", str(n).encode())
 
@@ -161,25 +190,10 @@ async def job_flow(url: str, jobs: int) -> None:
 
             await clean_up()
 
-        step("5. connection metrics")
-        m = connection_monitor.get_metrics()
-        print(
-            table(
-                [
-                    ("connections opened", str(m.total_connections)),
-                    ("active now", str(m.active_connections)),
-                    ("successful / failed", f"{m.successful_connections} / {m.failed_connections}"),
-                    ("reconnects / disconnects", f"{m.reconnects} / {m.disconnects}"),
-                    ("borrows from pools", str(m.borrows)),
-                    ("connect time avg", f"{m.average_connection_time * 1e3:.2f} ms"),
-                    (
-                        "connect time p50 / p95 / p99",
-                        f"{m.p50_connection_time * 1e3:.2f} / {m.p95_connection_time * 1e3:.2f} / "
-                        f"{m.p99_connection_time * 1e3:.2f} ms",
-                    ),
-                ]
-            )
-        )
+        step("5. connection metrics (every connection opened through core) and monitored calls")
+        print(metrics_table(connection_monitor.get_metrics(), "connections"))
+        print()
+        print(metrics_table(calls.get_metrics(), "enqueue calls"))
         step("6. Prometheus exposition")
         try:
             print(prometheus_text())

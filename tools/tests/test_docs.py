@@ -34,7 +34,13 @@ def public_names(module: Path) -> list[str]:
 
 
 def modules_with_all(package: Path) -> list[Path]:
-    return [m for m in sorted((package / "src").rglob("*.py")) if public_names(m)]
+    """Public modules (no ``_``-prefixed part in their path) that declare ``__all__``."""
+    return [
+        m
+        for m in sorted((package / "src").rglob("*.py"))
+        if not any(part.startswith("_") and part != "__init__.py" for part in m.relative_to(package).parts)
+        and public_names(m)
+    ]
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=[p.name for p in PACKAGES])
