@@ -85,5 +85,5 @@ def test_ctrl_c_exits_130_and_stops_the_embedded_server() -> None:
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
     assert "Traceback" not in stderr
-    gone, alive = psutil.wait_procs(servers, timeout=10)
+    _, alive = psutil.wait_procs(servers, timeout=10)
     assert not alive, f"nats-server left running after Ctrl-C: {alive}"
