@@ -126,8 +126,9 @@ def is_transient(exc: BaseException) -> bool:
     builtin ``TimeoutError``), ``ConnectionError`` (refused, reset, aborted, broken pipe), ``OSError``
     with ENETUNREACH / EHOSTUNREACH / ENETDOWN / ETIMEDOUT, JetStream ``ServiceUnavailableError``,
     ``NoStreamResponseError`` (a JetStream publish nobody answered: a stream leader election or a
-    restarting server) and any JetStream ``APIError`` with code 503, and a :class:`NaqConnectionError` whose ``__cause__`` is
-    transient (a failed connect wrapping ``NoServersError``).
+    restarting server) and any JetStream ``APIError`` with code 503, and a
+    :class:`NaqConnectionError` whose ``__cause__`` is transient (a failed connect wrapping
+    ``NoServersError``).
 
     False: authorization failures (``AuthorizationError``, any nats-py error whose text contains
     'Authorization Violation'), TLS setup errors, ``BadSubjectError``, ``MaxPayloadError``, JetStream
