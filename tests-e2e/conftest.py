@@ -23,9 +23,7 @@ from naq.testing import NatsServer  # noqa: E402
 def _reset_naq_state() -> None:
     """Forget the cached config, event listeners and monitor counts between tests."""
     from naq.connection import config as naq_config
-    from naq.connection import events
-
-    from naq.connection import utils
+    from naq.connection import events, utils
 
     naq_config.reset_config()
     utils.disable_connection_monitoring()  # every monitor; also forgets which ones were enabled

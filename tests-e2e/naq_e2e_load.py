@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nats
+import nats.js.errors
 
 
 @dataclass
@@ -56,12 +57,25 @@ async def produce(
 
 async def consume_all(servers: list[str], stream: str, expected: int, *, timeout: float = 30.0) -> list[str]:
     """Read the whole stream with a durable pull consumer, acking each; return the Nats-Msg-Ids seen."""
-    nc = await nats.connect(servers=servers, connect_timeout=2, max_reconnect_attempts=5, reconnect_time_wait=0.2)
+    nc = await nats.connect(
+        servers=servers, connect_timeout=2, max_reconnect_attempts=5, reconnect_time_wait=0.2
+    )
     try:
-        js = nc.jetstream()
-        sub = await js.pull_subscribe("", durable=f"{stream}_check", stream=stream)
-        ids: list[str] = []
+        js = nc.jetstream(timeout=2.0)
         deadline = time.monotonic() + timeout
+        while True:  # after a node loss the cluster may still be electing leaders: retry, bounded
+            try:
+                sub = await js.pull_subscribe("", durable=f"{stream}_check", stream=stream)
+                break
+            except (
+                asyncio.TimeoutError,
+                nats.js.errors.ServiceUnavailableError,
+                nats.errors.NoRespondersError,
+            ):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+        ids: list[str] = []
         while time.monotonic() < deadline:
             try:
                 msgs = await sub.fetch(500, timeout=1.0)

@@ -129,7 +129,10 @@ BAD_ENV = [
 
 @pytest.mark.parametrize(("var", "value"), BAD_ENV)
 async def test_bad_env_value_names_the_variable(
-    var: str, value: str, monkeypatch: pytest.MonkeyPatch, js_server: NatsServer,
+    var: str,
+    value: str,
+    monkeypatch: pytest.MonkeyPatch,
+    js_server: NatsServer,
     bystander: Callable[[], Awaitable[None]],
 ) -> None:
     monkeypatch.setenv("NAQ_NATS_URL", js_server.url)
@@ -188,12 +191,14 @@ def yaml_file(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
         path.write_text(text)
         return path
 
-    yield write
+    return write
 
 
 @pytest.mark.parametrize("case", sorted(BAD_YAML))
 async def test_bad_yaml_names_the_file(
-    case: str, yaml_file: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    yaml_file: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
     bystander: Callable[[], Awaitable[None]],
 ) -> None:
     path = yaml_file(BAD_YAML[case])
@@ -247,12 +252,15 @@ async def test_invalid_bucket_name_is_a_typed_error_naming_it(
     async def op_body(kv: Any) -> None:
         raise AssertionError("must not run")
 
-    try:  # rejected when decorating (with_kv_store checks some names early) or when called
+    # rejected when decorating (with_kv_store checks some names early) or else when called
+    early: ValueError | None = None
+    try:
         op = with_kv_store(name, config=cfg, create=True)(op_body)
     except ValueError as exc:
-        assert "bucket" in str(exc).lower()
-    else:
-        await _fails_fast(op, (NaqConfigError, ValueError))
+        early = exc
+    if early is None:
+        early = await _fails_fast(op, (NaqConfigError, ValueError))  # type: ignore[assignment]
+    assert "bucket" in str(early).lower()
     async with ConnectionPool(cfg) as pool:
         await _fails_fast(lambda: _pool_kv(pool, name), (NaqConfigError, ValueError))
         async with pool.connection() as nc:

@@ -10,6 +10,7 @@ reconnect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -53,10 +54,8 @@ async def _move_stream_leader(nc: Client, stream: str, wanted: str, timeout: flo
             return
         assert time.monotonic() < deadline, f"could not make {wanted} the leader of {stream}"
         body = json.dumps({"placement": {"preferred": wanted}}).encode()
-        try:
+        with contextlib.suppress(Exception):
             await nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", body, timeout=2)
-        except Exception:  # noqa: S110 - an election in progress; look again
-            pass
         await asyncio.sleep(0.3)
 
 
@@ -65,11 +64,15 @@ async def test_kill_connected_node_mid_load(cluster: NatsCluster) -> None:
     stream = unique("FAILOVER")
     subject = stream.lower()
     async with inspector(urls[0]) as nc:  # servers=list works for the inspector too
-        await nc.jetstream().add_stream(name=stream, subjects=[subject], num_replicas=3, duplicate_window=300.0)
+        await nc.jetstream().add_stream(
+            name=stream, subjects=[subject], num_replicas=3, duplicate_window=300.0
+        )
 
     monitor = ConnectionMonitor()
     disable = enable_connection_monitoring(monitor=monitor)
-    cfg = NatsConfig(servers=urls, connection_timeout=2.0, max_reconnect_attempts=100, reconnect_time_wait=0.1)
+    cfg = NatsConfig(
+        servers=urls, connection_timeout=2.0, max_reconnect_attempts=100, reconnect_time_wait=0.1
+    )
     attempts: Counter[str] = Counter()
     result = ProducerResult()
     killed: dict[str, Any] = {}
@@ -86,10 +89,12 @@ async def test_kill_connected_node_mid_load(cluster: NatsCluster) -> None:
             @with_jetstream_context(pool=pool)
             async def publish(js: Any, msg_id: str, i: int) -> Any:
                 attempts[msg_id] += 1
-                return await js.publish(subject, f"m{i}".encode(), headers={"Nats-Msg-Id": msg_id}, timeout=1.0)
+                return await js.publish(
+                    subject, f"m{i}".encode(), headers={"Nats-Msg-Id": msg_id}, timeout=1.0
+                )
 
             async def chaos() -> None:
-                while len(result.acked) < KILL_AFTER:
+                while len(result.acked) < KILL_AFTER:  # noqa: ASYNC110 - polls the producer's counts
                     await asyncio.sleep(0.005)
                 async with pool.connection() as nc:
                     node = cluster.server_for(nc)

@@ -30,7 +30,15 @@ from naq.connection import (
     nats_object_store,
 )
 from naq.connection import events as naq_events
-from naq.connection.decorators import with_kv_store
+from naq.connection import utils as health  # health checks: health.test_nats_connection(...)
+from naq.connection import utils as naq_utils
+from naq.connection.decorators import (
+    retry_on_connection_failure,
+    with_connection_monitoring,
+    with_jetstream_context,
+    with_kv_store,
+    with_nats_connection,
+)
 from naq.connection.events import ConnectionEvent, ConnectionEventKind
 from naq.testing import NatsServer
 
@@ -72,7 +80,9 @@ class Boom(Exception):
 # ---- exception in the body -------------------------------------------------------------------
 
 
-def _cm_factories(url: str, bucket: str) -> dict[str, Callable[[], contextlib.AbstractAsyncContextManager[Any]]]:
+def _cm_factories(
+    url: str, bucket: str
+) -> dict[str, Callable[[], contextlib.AbstractAsyncContextManager[Any]]]:
     return {
         "nats_connection": lambda: nats_connection(_cfg(url)),
         "nats_jetstream": lambda: nats_jetstream(_cfg(url)),
@@ -148,7 +158,7 @@ async def test_cancel_during_connect_to_silent_server(recorded_events: list[Conn
             accepted = listener.accepted
             task = asyncio.create_task(connect_forever())
             deadline = time.monotonic() + 5
-            while listener.accepted == accepted and time.monotonic() < deadline:
+            while listener.accepted == accepted and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             assert listener.accepted == accepted + 1, "the client never reached the listener"
             task.cancel()
@@ -291,6 +301,56 @@ async def test_wait_for_timeout_around_each_cm(js_server: NatsServer, bucket: st
     await base.assert_restored(js_server)
 
 
+DECORATED = [
+    "with_nats_connection",
+    "with_jetstream_context",
+    "with_kv_store",
+    "with_nats_connection(pool)",
+    "monitoring+retry+with_kv_store",
+]
+
+
+@pytest.mark.parametrize("deco_name", DECORATED)
+async def test_wait_for_timeout_around_decorated_calls(
+    js_server: NatsServer, bucket: str, deco_name: str
+) -> None:
+    """A decorated call cancelled by wait_for: its connection closed, the monitor's invariant kept."""
+    cfg = _cfg(js_server.url)
+    async with ConnectionPool(cfg) as pool:
+        deco: Callable[[Any], Any] = {
+            "with_nats_connection": with_nats_connection(config=cfg),
+            "with_jetstream_context": with_jetstream_context(config=cfg),
+            "with_kv_store": with_kv_store(bucket, config=cfg),
+            "with_nats_connection(pool)": with_nats_connection(pool=pool),
+            "monitoring+retry+with_kv_store": lambda fn: retry_on_connection_failure(
+                max_retries=2, retry_delay=0.01
+            )(with_connection_monitoring(with_kv_store(bucket, config=cfg)(fn))),
+        }[deco_name]
+
+        @deco
+        async def hang(injected: Any) -> None:
+            await asyncio.sleep(3600)
+
+        async def once() -> None:
+            start = time.monotonic()
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(hang(), WAIT_FOR)
+            assert time.monotonic() - start < 3.0
+
+        await once()
+        base = Baseline.take()
+        for _ in range(WAIT_LOOPS):
+            await once()
+        metrics = naq_utils.connection_monitor.get_metrics()
+        assert metrics.active_connections == 0, metrics
+        if deco_name.startswith("monitoring"):
+            assert metrics.total_connections == WAIT_LOOPS + 1
+            assert metrics.successful_connections == 0
+        async with pool.connection() as nc:
+            await nc.rtt()
+    await base.assert_restored(js_server)
+
+
 async def test_wait_for_timeout_during_connect_to_silent_server() -> None:
     async with silent_listener() as listener:
 
@@ -360,7 +420,6 @@ def nojs_server() -> Iterator[NatsServer]:
 
 
 async def test_jetstream_disabled_server(nojs_server: NatsServer) -> None:
-    from naq.connection.utils import test_jetstream_connection, test_nats_connection
 
     cfg = _cfg(nojs_server.url)
     bucket = unique("nojs")
@@ -382,6 +441,6 @@ async def test_jetstream_disabled_server(nojs_server: NatsServer) -> None:
     base = Baseline.take()
     for _ in range(10):
         await once()
-    assert await test_nats_connection(cfg, timeout=2.0) is True
-    assert await test_jetstream_connection(cfg) is False
+    assert await health.test_nats_connection(cfg, timeout=2.0) is True
+    assert await health.test_jetstream_connection(cfg) is False
     await base.assert_restored(nojs_server)

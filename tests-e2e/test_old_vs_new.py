@@ -30,7 +30,7 @@ from naq.connection import (
 from naq.connection.decorators import with_jetstream_context, with_kv_store
 from naq.testing import NatsServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("nats_leak_check")]
 
 JOBS = [("default", "job-a", b"alpha"), ("default", "job-b", b"beta"), ("high", "job-c", b"gamma")]
 
@@ -63,22 +63,23 @@ async def _scenario_new_per_call(url: str, stream: str, bucket: str) -> dict[str
     async def enqueue(queue: str, job_id: str, payload: bytes) -> tuple[int, bool]:
         async with nats_jetstream(cfg) as (_nc, js):
             await old.ensure_stream(js, stream, [f"{stream.lower()}.queue.*"])
-            ack = await js.publish(f"{stream.lower()}.queue.{queue}", payload, headers={"Nats-Msg-Id": job_id})
+            ack = await js.publish(
+                f"{stream.lower()}.queue.{queue}", payload, headers={"Nats-Msg-Id": job_id}
+            )
             return ack.seq, bool(ack.duplicate)
 
     acks = [await enqueue(q, f"{stream}-{jid}", p) for q, jid, p in JOBS]
     acks.append(await enqueue("default", f"{stream}-job-a", b"alpha"))
 
     done = []
-    async with nats_jetstream(cfg) as (_nc, js):
-        async with nats_kv_store(bucket, cfg, create=True) as kv:
-            sub = await js.pull_subscribe(f"{stream.lower()}.queue.*", durable="worker", stream=stream)
-            for msg in await sub.fetch(len(JOBS), timeout=5):
-                job_id = (msg.headers or {})["Nats-Msg-Id"]
-                await kv.put(job_id, msg.data.upper())
-                await msg.ack()
-                done.append(job_id)
-            await sub.unsubscribe()
+    async with nats_jetstream(cfg) as (_nc, js), nats_kv_store(bucket, cfg, create=True) as kv:
+        sub = await js.pull_subscribe(f"{stream.lower()}.queue.*", durable="worker", stream=stream)
+        for msg in await sub.fetch(len(JOBS), timeout=5):
+            job_id = (msg.headers or {})["Nats-Msg-Id"]
+            await kv.put(job_id, msg.data.upper())
+            await msg.ack()
+            done.append(job_id)
+        await sub.unsubscribe()
 
     results = []
     for _q, jid, _p in JOBS:
@@ -93,7 +94,9 @@ async def _scenario_new_pooled(url: str, stream: str, bucket: str) -> dict[str, 
         @with_jetstream_context(pool=pool)
         async def enqueue(js: Any, queue: str, job_id: str, payload: bytes) -> tuple[int, bool]:
             await old.ensure_stream(js, stream, [f"{stream.lower()}.queue.*"])
-            ack = await js.publish(f"{stream.lower()}.queue.{queue}", payload, headers={"Nats-Msg-Id": job_id})
+            ack = await js.publish(
+                f"{stream.lower()}.queue.{queue}", payload, headers={"Nats-Msg-Id": job_id}
+            )
             return ack.seq, bool(ack.duplicate)
 
         @with_kv_store(bucket, pool=pool, create=True)
@@ -160,7 +163,9 @@ async def test_job_queue_scenario_is_equivalent(js_server: NatsServer, new_style
     )
     assert await _consumer_state(url, s_new) == await _consumer_state(url, s_old) == (3, 3, 0)
     kv_old, kv_new = await kv_snapshot(url, b_old), await kv_snapshot(url, b_new)
-    assert [k.replace(s_new, "<S>") for k in kv_new["keys"]] == [k.replace(s_old, "<S>") for k in kv_old["keys"]]
+    assert [k.replace(s_new, "<S>") for k in kv_new["keys"]] == [
+        k.replace(s_old, "<S>") for k in kv_old["keys"]
+    ]
     assert sorted(v for v in kv_new["entries"].values()) == sorted(v for v in kv_old["entries"].values())
     assert kv_new["config"] == kv_old["config"]
     await assert_no_clients(js_server)
@@ -210,6 +215,7 @@ async def test_missing_bucket_old_vs_new_documented_difference(js_server: NatsSe
     with pytest.raises(NaqBucketNotFoundError) as new_err:
         async with nats_kv_store(bucket, _cfg(url)):
             pass
-    assert new_err.value.bucket == bucket and bucket in str(new_err.value)
+    assert new_err.value.bucket == bucket
+    assert bucket in str(new_err.value)
     assert isinstance(new_err.value.__cause__, BucketNotFoundError)  # the nats-py error is chained
     await assert_no_clients(js_server)

@@ -22,7 +22,7 @@ from naq_e2e_support import assert_no_clients, total_connections, unique
 from naq.connection import ConnectionPool, NatsConfig, nats_connection, nats_jetstream, nats_kv_store
 from naq.connection.decorators import with_jetstream_context, with_kv_store, with_nats_connection
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("nats_leak_check")]
 
 VARIANTS = ["cm", "cm_pooled", "decorator", "decorator_pooled"]
 PAYLOADS = [b"m0", b"m1", b"\x00binary\xff"]
@@ -42,7 +42,9 @@ async def _core_raw(url: str, subject: str) -> None:
     await nc.close()
 
 
-def _core_variant(kind: str, cfg: NatsConfig, pool: ConnectionPool | None) -> Callable[[str], Awaitable[None]]:
+def _core_variant(
+    kind: str, cfg: NatsConfig, pool: ConnectionPool | None
+) -> Callable[[str], Awaitable[None]]:
     if kind.startswith("cm"):
 
         async def run_cm(subject: str) -> None:
@@ -83,7 +85,9 @@ def _expected_connections(kind: str, per_call: int) -> int:
     return 1 if kind.endswith("pooled") else per_call
 
 
-async def _with_pool(kind: str, cfg: NatsConfig, body: Callable[[ConnectionPool | None], Awaitable[Any]]) -> Any:
+async def _with_pool(
+    kind: str, cfg: NatsConfig, body: Callable[[ConnectionPool | None], Awaitable[Any]]
+) -> Any:
     if not kind.endswith("pooled"):
         return await body(None)
     async with ConnectionPool(cfg) as pool:
@@ -147,7 +151,11 @@ async def test_jetstream_publish_parity(js_server: Any, kind: str) -> None:
         if kind.startswith("cm"):
             async with nats_jetstream(None if pool else _cfg(url), pool=pool) as (_nc, js):
                 return await _js_pattern(js, p_var, p_var.lower())
-        deco = with_jetstream_context(pool=pool) if pool is not None else with_jetstream_context(config=_cfg(url))
+        deco = (
+            with_jetstream_context(pool=pool)
+            if pool is not None
+            else with_jetstream_context(config=_cfg(url))
+        )
 
         @deco
         async def work(js: Any, stream: str, subject: str) -> list[tuple[int, bool]]:
@@ -251,4 +259,37 @@ async def test_pooled_variants_share_one_connection(js_server: Any) -> None:
         assert sorted([results[2], results[4]]) == [1, 2]
         assert js_server.client_count() == 1
     assert total_connections(js_server) - before == 1
+    await assert_no_clients(js_server)
+
+
+async def test_reuse_connections_env_pools_unchanged_code(
+    js_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NAQ_NATS_REUSE_CONNECTIONS=true: per-call code, unedited, shares one connection per event loop."""
+    from naq.connection.config import reset_config
+    from naq.connection.pool import close_default_pools
+
+    monkeypatch.setenv("NAQ_NATS_URL", js_server.url)
+    monkeypatch.setenv("NAQ_NATS_REUSE_CONNECTIONS", "true")
+    reset_config()
+    prefix = unique("REUSE")
+
+    @with_jetstream_context()
+    async def jspub(js: Any, i: int) -> int:
+        return int((await js.publish(f"{prefix}.js", str(i).encode())).seq)
+
+    before = total_connections(js_server)
+    try:
+        async with nats_jetstream() as (_nc, js):
+            await js.add_stream(name=prefix, subjects=[f"{prefix}.js"])
+        seqs = sorted(await asyncio.gather(*(jspub(i) for i in range(20))))
+        async with nats_kv_store(f"{prefix}_kv", create=True) as kv:
+            await kv.put("k", b"v")
+        async with nats_connection() as nc:
+            await nc.rtt()
+        assert seqs == list(range(1, 21))
+        assert total_connections(js_server) - before == 1  # one pooled connection for all of it
+        assert js_server.client_count() == 1
+    finally:
+        await close_default_pools()
     await assert_no_clients(js_server)

@@ -22,8 +22,8 @@ from naq_e2e_support import assert_no_clients, unique
 
 from naq.connection import ConnectionPool, NatsConfig
 from naq.connection import events as naq_events
-from naq.connection.events import ConnectionEvent, ConnectionEventKind
 from naq.connection.decorators import retry_on_connection_failure, with_jetstream_context
+from naq.connection.events import ConnectionEvent, ConnectionEventKind
 from naq.testing import NatsServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -49,7 +49,9 @@ async def test_sigkill_restart_during_jetstream_load(server: NatsServer, record_
     async with inspector(server.url) as nc:
         await nc.jetstream().add_stream(name=stream, subjects=[subject], duplicate_window=300.0)
 
-    cfg = NatsConfig(servers=server.url, connection_timeout=2.0, max_reconnect_attempts=200, reconnect_time_wait=0.1)
+    cfg = NatsConfig(
+        servers=server.url, connection_timeout=2.0, max_reconnect_attempts=200, reconnect_time_wait=0.1
+    )
     attempts: Counter[str] = Counter()
     timeline: dict[str, float] = {}
     result = ProducerResult()
@@ -65,7 +67,7 @@ async def test_sigkill_restart_during_jetstream_load(server: NatsServer, record_
             return await js.publish(subject, f"m{i}".encode(), headers={"Nats-Msg-Id": msg_id}, timeout=0.5)
 
         async def chaos() -> None:
-            while len(result.acked) < KILL_AFTER:
+            while len(result.acked) < KILL_AFTER:  # noqa: ASYNC110 - polls the producer's counts
                 await asyncio.sleep(0.005)
             timeline["acked_at_kill"] = len(result.acked)
             await asyncio.to_thread(server.kill)

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import os
 import ssl
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import nkeys
 import pytest
 import trustme
-from naq_e2e_support import assert_no_clients, bounded, capture_all_logs, exception_texts, find_secrets, unique
+from naq_e2e_jwt import make_decentralised_auth
+from naq_e2e_support import (
+    assert_no_clients,
+    bounded,
+    capture_all_logs,
+    exception_texts,
+    find_secrets,
+    unique,
+)
 
 from naq.connection import (
     Config,
@@ -33,6 +39,7 @@ from naq.connection import (
     nats_jetstream,
 )
 from naq.connection import events as naq_events
+from naq.connection import utils as health  # health checks: health.test_nats_connection(...)
 from naq.connection.config import TLSConfig, load_config
 from naq.connection.decorators import retry_on_connection_failure, with_nats_connection
 from naq.connection.utils import (
@@ -41,7 +48,6 @@ from naq.connection.utils import (
     metrics_to_dict,
     metrics_to_json,
     prometheus_text,
-    test_nats_connection,
 )
 from naq.testing import NatsServer, TLSOptions
 
@@ -54,7 +60,18 @@ TOKEN = f"tok-{uuid.uuid4().hex}"
 WRONG_TOKEN = f"wrongtok-{uuid.uuid4().hex}"
 NKEY_SEED = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
 OTHER_SEED = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
-SECRETS = [PASSWORD, WRONG_PASSWORD, TOKEN, WRONG_TOKEN, NKEY_SEED, OTHER_SEED]
+CREDS = make_decentralised_auth()  # operator -> account -> user JWT chain, and the user's .creds
+FOREIGN_CREDS = make_decentralised_auth()  # signed by another operator: the server must refuse it
+SECRETS = [
+    PASSWORD,
+    WRONG_PASSWORD,
+    TOKEN,
+    WRONG_TOKEN,
+    NKEY_SEED,
+    OTHER_SEED,
+    CREDS.user_seed,
+    FOREIGN_CREDS.user_seed,
+]
 AUTH_TIMEOUT = 2.0
 AUTH_LOOPS = 40  # the reset-after-ERR race shows up in roughly 1 connect in 20
 
@@ -82,6 +99,14 @@ def token_server() -> Iterator[NatsServer]:
 def nkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     conf = tmp_path_factory.mktemp("nkey") / "nkey.conf"
     conf.write_text(f"authorization {{\n  users = [\n    {{ nkey: {_public_key(NKEY_SEED)} }}\n  ]\n}}\n")
+    with NatsServer(jetstream=False, config_file=str(conf)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def creds_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    conf = tmp_path_factory.mktemp("creds") / "operator.conf"
+    conf.write_text(CREDS.server_config)
     with NatsServer(jetstream=False, config_file=str(conf)) as srv:
         yield srv
 
@@ -184,7 +209,9 @@ async def _auth_fails(cfg: Any, scan: Scan) -> BaseException:
     """Connecting must fail with a typed, non-transient authorization error, within the timeout."""
     err = await _connect_error(cfg, scan)
     assert "authoriz" in str(err).lower(), str(err)
-    assert not is_transient(err), f"an authorization failure classified as transient: {err!r} <- {err.__cause__!r}"
+    assert not is_transient(err), (
+        f"an authorization failure classified as transient: {err!r} <- {err.__cause__!r}"
+    )
     return err
 
 
@@ -199,9 +226,8 @@ async def test_user_password_connects_by_fields_and_by_url(password_server: Nats
     cfg = scan.obj(Config(nats=NatsConfig(servers=url), profiles={"secure": NatsConfig(servers=url)}))
     async with nats_jetstream(cfg) as (_nc, js):
         await js.account_info()
-    async with scan.obj(ConnectionPool(NatsConfig(servers=url))) as pool:
-        async with pool.connection() as nc:
-            await nc.rtt()
+    async with scan.obj(ConnectionPool(NatsConfig(servers=url))) as pool, pool.connection() as nc:
+        await nc.rtt()
     assert scan.monitor.get_metrics().successful_connections == 5
     await assert_no_clients(password_server)
 
@@ -245,11 +271,15 @@ async def test_wrong_password_fails_fast_and_is_not_retried(password_server: Nat
     await assert_no_clients(password_server)
 
 
-async def test_health_check_with_wrong_password_is_false_and_quiet(password_server: NatsServer, scan: Scan) -> None:
-    cfg = scan.obj(NatsConfig(servers=password_server.url, user=USER, password=WRONG_PASSWORD, connection_timeout=1.0))
-    assert await test_nats_connection(cfg, timeout=1.0) is False
+async def test_health_check_with_wrong_password_is_false_and_quiet(
+    password_server: NatsServer, scan: Scan
+) -> None:
+    cfg = scan.obj(
+        NatsConfig(servers=password_server.url, user=USER, password=WRONG_PASSWORD, connection_timeout=1.0)
+    )
+    assert await health.test_nats_connection(cfg, timeout=1.0) is False
     good = scan.obj(NatsConfig(servers=password_server.url, user=USER, password=PASSWORD))
-    assert await test_nats_connection(good, timeout=2.0) is True
+    assert await health.test_nats_connection(good, timeout=2.0) is True
     await assert_no_clients(password_server)
 
 
@@ -259,7 +289,9 @@ async def test_health_check_with_wrong_password_is_false_and_quiet(password_serv
 async def test_token_auth(token_server: NatsServer, scan: Scan) -> None:
     await _works(NatsConfig(servers=token_server.url, token=TOKEN), scan)
     await _works(_url_with(TOKEN, token_server), scan)
-    await _auth_fails(NatsConfig(servers=token_server.url, token=WRONG_TOKEN, connection_timeout=AUTH_TIMEOUT), scan)
+    await _auth_fails(
+        NatsConfig(servers=token_server.url, token=WRONG_TOKEN, connection_timeout=AUTH_TIMEOUT), scan
+    )
     await _auth_fails(NatsConfig(servers=token_server.url, connection_timeout=AUTH_TIMEOUT), scan)  # no token
     await assert_no_clients(token_server)
 
@@ -273,13 +305,36 @@ async def test_nkey_seed_file_auth(nkey_server: NatsServer, scan: Scan, tmp_path
     bad = tmp_path / "other.nk"
     bad.write_text(OTHER_SEED + "\n")
     await _works(NatsConfig(servers=nkey_server.url, nkeys_seed_file=str(good)), scan)
-    await _auth_fails(NatsConfig(servers=nkey_server.url, nkeys_seed_file=str(bad), connection_timeout=AUTH_TIMEOUT), scan)
+    await _auth_fails(
+        NatsConfig(servers=nkey_server.url, nkeys_seed_file=str(bad), connection_timeout=AUTH_TIMEOUT), scan
+    )
     # the same from a YAML file, with the seed path interpolated from the environment
     cfg_file = tmp_path / "naq.yaml"
     cfg_file.write_text(f"nats:\n  servers: ['{nkey_server.url}']\n  nkeys_seed_file: {good}\n")
     cfg = load_config(str(cfg_file))
     await _works(cfg, scan)
     await assert_no_clients(nkey_server)
+
+
+# ---- creds (decentralised JWT auth) --------------------------------------------------------
+
+
+async def test_creds_file_auth(creds_server: NatsServer, scan: Scan, tmp_path: Path) -> None:
+    good = CREDS.write_creds(tmp_path / "user.creds")
+    foreign = FOREIGN_CREDS.write_creds(tmp_path / "foreign.creds")
+    await _works(NatsConfig(servers=creds_server.url, creds_file=str(good)), scan)
+
+    @with_nats_connection(config=NatsConfig(servers=creds_server.url, creds_file=str(good)))
+    async def rtt(nc: Any) -> float:
+        return float(await nc.rtt())
+
+    assert await rtt() >= 0
+    await _auth_fails(
+        NatsConfig(servers=creds_server.url, creds_file=str(foreign), connection_timeout=AUTH_TIMEOUT), scan
+    )
+    # no credentials at all against an operator-mode server
+    await _auth_fails(NatsConfig(servers=creds_server.url, connection_timeout=AUTH_TIMEOUT), scan)
+    await assert_no_clients(creds_server)
 
 
 # ---- TLS -----------------------------------------------------------------------------------
@@ -292,7 +347,8 @@ async def test_tls_with_generated_ca(tls_server: NatsServer, tls_files: dict[str
     async with nats_connection(cfg) as nc:
         await nc.rtt()
         conns = tls_server.connz()["connections"]
-        assert len(conns) == 1 and conns[0].get("tls_version"), conns  # the server sees TLS
+        assert len(conns) == 1, conns
+        assert conns[0].get("tls_version"), conns  # the server sees TLS
     await assert_no_clients(tls_server)
 
 
