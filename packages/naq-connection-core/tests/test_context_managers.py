@@ -217,9 +217,36 @@ async def test_url_string_resolution_is_cached_but_follows_the_global_config(
 
 
 @pytest.mark.parametrize("bad", [42, b"nats://x", ["nats://x"]])
-def test_bad_config_type_is_a_clear_config_error(bad: Any) -> None:
-    with pytest.raises(NaqConfigError, match="config must be a Config, a NatsConfig"):
+def test_bad_config_type_is_a_type_error_naming_the_accepted_types(bad: Any) -> None:
+    with pytest.raises(TypeError, match="config must be a Config, a NatsConfig, a server URL string") as info:
         cm._resolve(bad)
+    assert not isinstance(info.value, NaqConnectionError)  # a wrong type, not a bad config value
+    assert type(bad).__name__ in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "enter",
+    [
+        pytest.param(lambda: cm.nats_connection(42), id="nats_connection"),  # type: ignore[arg-type]
+        pytest.param(lambda: cm.nats_jetstream(42), id="nats_jetstream"),  # type: ignore[arg-type]
+        pytest.param(lambda: cm.nats_kv_store("b", 42), id="nats_kv_store"),  # type: ignore[arg-type]
+        pytest.param(lambda: cm.nats_object_store("b", 42), id="nats_object_store"),  # type: ignore[arg-type]
+    ],
+)
+async def test_every_entry_point_rejects_a_wrong_config_type_alike(fake_nats: MagicMock, enter: Any) -> None:
+    from naq.connection import ConnectionPool, resolve_nats_config
+
+    with pytest.raises(TypeError) as from_resolve:
+        resolve_nats_config(42)  # type: ignore[arg-type]
+    expected = str(from_resolve.value)
+    with pytest.raises(TypeError) as from_pool:
+        ConnectionPool(42)  # type: ignore[arg-type]
+    assert str(from_pool.value) == expected
+    with pytest.raises(TypeError) as from_cm:
+        async with enter():
+            pass
+    assert str(from_cm.value) == expected  # one message (one helper) everywhere
+    fake_nats.connect.assert_not_called()
 
 
 def test_config_and_pool_together_are_rejected() -> None:
@@ -537,6 +564,95 @@ async def test_lifecycle_callbacks_emit_events_and_log_one_line_each(
     await cm.close_connection(nc)
 
 
+def slow_consumer(n: int = 0) -> nats.errors.SlowConsumerError:
+    return nats.errors.SlowConsumerError(subject=f"jobs.{n}", reply="", sid=1, sub=None)
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+async def test_error_flood_logs_one_line_then_one_summary_per_interval(
+    fake_nats: MagicMock,
+    config: NatsConfig,
+    events_log: list[Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lifecycle_module, "ERROR_LOG_INTERVAL", 0.2)
+    nc = await cm.open_connection(config)
+    error_cb = connect_kwargs(fake_nats)["error_cb"]
+    state = lifecycle_module.lifecycle_of(nc)
+    assert state is not None
+    events_log.clear()
+    with caplog.at_level(logging.DEBUG, logger="naq.connection"):
+        for n in range(100):  # nats-py reports a slow consumer once per dropped message
+            await error_cb(slow_consumer(n))
+        lines = warnings_of(caplog)
+        assert len(lines) == 1  # the first at once, the 99 repeats only counted
+        assert "error: SlowConsumerError" in lines[0]
+        await error_cb(RuntimeError("permissions violation"))  # another error type: not held back
+        assert len(warnings_of(caplog)) == 2
+        await asyncio.sleep(0.35)  # the interval ends: one summary line with the count
+        lines = warnings_of(caplog)
+        assert len(lines) == 3
+        assert "error repeated 99 time(s) in the last" in lines[2]
+        assert "SlowConsumerError" in lines[2]
+        assert "jobs.99" in lines[2]  # the latest one described
+        for n in range(5):  # still flooding after the summary: counted again
+            await error_cb(slow_consumer(n))
+        assert len(warnings_of(caplog)) == 3
+        await cm.close_connection(nc)  # close flushes the pending summary and its timer
+        lines = warnings_of(caplog)
+        assert len(lines) == 4
+        assert "error repeated 5 time(s)" in lines[3]
+        assert all(entry.timer is None for entry in (state.error_logs or {}).values())
+    assert all("\n" not in line for line in lines)
+    # events stay one per error: 100 + 1 + 5
+    assert [e.kind for e in events_log].count(Kind.ERROR) == 106
+
+
+async def test_error_after_a_quiet_interval_is_logged_at_once(
+    fake_nats: MagicMock,
+    config: NatsConfig,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lifecycle_module, "ERROR_LOG_INTERVAL", 0.1)
+    nc = await cm.open_connection(config)
+    error_cb = connect_kwargs(fake_nats)["error_cb"]
+    with caplog.at_level(logging.WARNING, logger="naq.connection"):
+        await error_cb(slow_consumer(1))
+        await asyncio.sleep(0.15)  # nothing suppressed: no summary, and the interval is over
+        await error_cb(slow_consumer(2))
+        assert [("jobs.1" in m, "jobs.2" in m) for m in warnings_of(caplog)] == [(True, False), (False, True)]
+        assert not any("repeated" in m for m in warnings_of(caplog))
+    await cm.close_connection(nc)
+
+
+async def test_suppressed_errors_cost_no_description_and_no_event_without_listeners(
+    fake_nats: MagicMock, config: NatsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nc = await cm.open_connection(config)
+    error_cb = connect_kwargs(fake_nats)["error_cb"]
+    described: list[Any] = []
+    built: list[Any] = []
+    real_describe = lifecycle_module.Lifecycle.describe
+
+    def describe(self: Any, exc: Any) -> str:
+        described.append(exc)
+        return real_describe(self, exc)
+
+    monkeypatch.setattr(lifecycle_module.Lifecycle, "describe", describe)
+    monkeypatch.setattr(lifecycle_module.Lifecycle, "emit", lambda self, *a, **k: built.append(a))
+    for n in range(50):
+        await error_cb(slow_consumer(n))
+    assert len(described) == 1  # only the logged line is described (redaction is not free)
+    assert built == []  # no listener: no ERROR event built
+    await cm.close_connection(nc)
+    assert len(described) == 2  # plus the summary flushed at close
+
+
 async def test_error_callback_redacts_secrets_and_never_prints_a_traceback(
     fake_nats: MagicMock, caplog: pytest.LogCaptureFixture, events_log: list[Any]
 ) -> None:
@@ -737,12 +853,21 @@ async def test_jetstream_disabled_is_a_clear_connection_error(
     conn.close.assert_awaited_once()
 
 
-@pytest.mark.parametrize("bad", ["", "a.b", "a b", "a*", "orders\n", "ünï", 5, None])
+@pytest.mark.parametrize("bad", ["", "a.b", "a b", "a*", "orders\n", "ünï"])
 @pytest.mark.parametrize("factory", [cm.nats_kv_store, cm.nats_object_store])
 def test_invalid_bucket_names_fail_before_connecting(fake_nats: MagicMock, factory: Any, bad: Any) -> None:
     with pytest.raises(NaqConfigError, match="bucket name") as caught:
         factory(bad)
     assert caught.value.field == "bucket"
+    fake_nats.connect.assert_not_called()
+
+
+@pytest.mark.parametrize("bad", [5, None, b"orders"])
+@pytest.mark.parametrize("factory", [cm.nats_kv_store, cm.nats_object_store])
+def test_bucket_name_of_the_wrong_type_is_a_type_error(fake_nats: MagicMock, factory: Any, bad: Any) -> None:
+    with pytest.raises(TypeError, match=r"bucket name must be a str, got") as caught:
+        factory(bad)
+    assert not isinstance(caught.value, NaqConnectionError)
     fake_nats.connect.assert_not_called()
 
 
@@ -797,6 +922,7 @@ def pool(conn: MagicMock) -> MagicMock:
     js = conn.jetstream.return_value
     js._nc = conn
     fake = MagicMock(name="pool")
+    fake.config = NatsConfig("nats://carol:pool-secret@127.0.0.1:4888")
     fake.log = log
     fake.connection.side_effect = lambda: FakeBorrow(conn, log, "connection")
     fake.jetstream.side_effect = lambda **o: FakeBorrow(js, log, f"jetstream {o}")
@@ -838,13 +964,16 @@ async def test_pool_is_borrowed_from_and_never_closed(
     conn.close.assert_not_awaited()
 
 
-async def test_pool_jetstream_unavailable_is_translated(pool: MagicMock) -> None:
+async def test_pool_jetstream_unavailable_is_translated_naming_the_pools_servers(pool: MagicMock) -> None:
     unavailable = nats.js.errors.ServiceUnavailableError()
     pool.kv_store.side_effect = lambda b, **o: FakeBorrow(unavailable, pool.log, "kv")
     with pytest.raises(NaqConnectionError, match="JetStream is not available") as caught:
         async with cm.nats_kv_store("b", pool=pool):
             pass
     assert caught.value.__cause__ is unavailable
+    assert "nats://carol:***@127.0.0.1:4888" in str(caught.value)  # from pool.config, redacted
+    assert "pool-secret" not in str(caught.value)
+    assert caught.value.servers == ("nats://carol:***@127.0.0.1:4888",)
 
 
 @pytest.fixture

@@ -366,6 +366,38 @@ async def test_teardown_stops_subscription_tasks(nats_url: str) -> None:
     assert iterator is not None
 
 
+async def test_slow_consumer_flood_logs_one_line_and_a_summary(
+    nats_url: str, caplog: pytest.LogCaptureFixture, events_log: list[Any]
+) -> None:
+    release = asyncio.Event()
+
+    async def stuck_handler(msg: Any) -> None:
+        await release.wait()
+
+    with caplog.at_level(logging.WARNING, logger="naq.connection"):
+        async with cm.nats_connection(config_for(nats_url, client_name="cm-it-slow")) as nc:
+            await nc.subscribe("cm.it.slow", cb=stuck_handler, pending_msgs_limit=5)
+            for _ in range(300):
+                await nc.publish("cm.it.slow", b"x")
+            await nc.flush()
+
+            def dropped_events() -> list[Any]:
+                return [e for e in events_log if e.kind is Kind.ERROR]
+
+            # 5 queued (and perhaps 1 taken by the stuck handler), the rest dropped: one report each
+            await wait_for_condition(lambda: len(dropped_events()) >= 294, what="294 dropped messages")
+            await nc.rtt()
+            dropped = dropped_events()
+            assert 294 <= len(dropped) <= 295  # one ERROR event per dropped message
+            assert all(isinstance(e.error, nats.errors.SlowConsumerError) for e in dropped)
+            open_lines = [r.getMessage() for r in caplog.records if "SlowConsumerError" in r.getMessage()]
+            assert len(open_lines) == 1  # not one WARNING line per dropped message
+            release.set()
+    lines = [r.getMessage() for r in caplog.records if "SlowConsumerError" in r.getMessage()]
+    assert len(lines) == 2  # closing flushed the summary
+    assert f"error repeated {len(dropped) - 1} time(s)" in lines[1]
+
+
 async def test_cancelled_during_close_tears_down_and_propagates(nats_server_factory: Any) -> None:
     server = nats_server_factory(jetstream=False)
     cfg = config_for(server.url, flush_timeout=5.0)

@@ -209,6 +209,9 @@ async def test_connection_closed_for_good_is_replaced(nats_server_factory: Any) 
             await first.flush()
         server.kill()
         await async_wait_until(lambda: first.is_closed, timeout=15, what="reconnect attempts to run out")
+        with pytest.raises(NaqConnectionError, match="failed"):  # still down: this attempt fails
+            async with pool.connection():
+                pass
         await asyncio.to_thread(server.restart)
         async with pool.connection() as second:
             assert second is not first
@@ -216,9 +219,34 @@ async def test_connection_closed_for_good_is_replaced(nats_server_factory: Any) 
             await second.flush()
             assert await second.rtt() >= 0
         stats = pool.stats()
-        assert stats.replacements == 1
+        assert stats.replacements == 1  # counted although the first attempt failed
+        assert stats.connect_failures == 1
         assert stats.connections_opened == 2
         assert server.client_count() == 1
+    wait_until(lambda: server.client_count() == 0, what="/connz back to 0")
+
+
+@pytest.mark.parametrize("create", [False, True])
+async def test_jetstream_disabled_server_gives_the_context_managers_error(
+    nats_server_factory: Any, create: bool
+) -> None:
+    from naq.connection.context_managers import nats_kv_store
+
+    server = nats_server_factory(jetstream=False)
+    url = server.url.replace("nats://", "nats://dave:pool-pw@")  # the server has no auth: ignored
+    async with ConnectionPool(config_for(url)) as pool:
+        with pytest.raises(NaqConnectionError, match="JetStream is not available") as from_pool:
+            async with pool.kv_store("settings", create=create):
+                pytest.fail("body must not run")
+        with pytest.raises(NaqConnectionError, match="JetStream is not available") as via_cm:
+            async with nats_kv_store("settings", create=create, pool=pool):
+                pytest.fail("body must not run")
+    for caught in (from_pool, via_cm):
+        error = caught.value
+        assert isinstance(error.__cause__, nats.js.errors.ServiceUnavailableError)
+        assert error.servers == pool.config.redacted_servers()
+        assert "nats://dave:***@127.0.0.1:" in str(error)
+        assert "pool-pw" not in str(error)
     wait_until(lambda: server.client_count() == 0, what="/connz back to 0")
 
 

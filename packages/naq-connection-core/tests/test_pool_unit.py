@@ -54,11 +54,15 @@ class FakeJS:
     async def key_value(self, bucket: str) -> FakeKV:
         self.world.kv_lookups += 1
         await asyncio.sleep(self.world.lookup_delay)
+        if self.world.lookup_error is not None:
+            raise self.world.lookup_error
         if bucket not in self.world.kv_buckets:
             raise nats.js.errors.BucketNotFoundError
         return FakeKV(bucket, self)
 
     async def create_key_value(self, *, bucket: str, **config: Any) -> FakeKV:
+        if isinstance(self.world.create_error, nats.js.errors.ServiceUnavailableError):
+            raise self.world.create_error
         if self.world.create_error is not None:
             self.world.kv_buckets[bucket] = {"by": "someone else"}
             raise self.world.create_error
@@ -67,11 +71,15 @@ class FakeJS:
 
     async def object_store(self, bucket: str) -> FakeKV:
         self.world.os_lookups += 1
+        if self.world.lookup_error is not None:
+            raise self.world.lookup_error
         if bucket not in self.world.os_buckets:
             raise nats.js.errors.BucketNotFoundError
         return FakeKV(bucket)
 
     async def create_object_store(self, *, bucket: str, **config: Any) -> FakeKV:
+        if isinstance(self.world.create_error, nats.js.errors.ServiceUnavailableError):
+            raise self.world.create_error
         self.world.os_buckets[bucket] = config
         return FakeKV(bucket)
 
@@ -110,6 +118,7 @@ class World:
         self.kv_lookups = 0
         self.os_lookups = 0
         self.create_error: Exception | None = None
+        self.lookup_error: Exception | None = None
 
     async def open_connection(self, config: Any, *, pooled: bool = False) -> FakeConn:
         self.open_calls.append((config, pooled))
@@ -156,11 +165,18 @@ CFG = FakeConfig()
 # ---------------------------------------------------------------------- construction, lazy connect
 
 
-@pytest.mark.parametrize("size", [0, -1, True, 1.5, "2"])
+@pytest.mark.parametrize("size", [0, -1])
 def test_bad_size_is_config_error(world: World, size: Any) -> None:
     with pytest.raises(NaqConfigError, match="size must be an integer >= 1") as info:
         ConnectionPool(CFG, size=size)
     assert info.value.field == "size"
+
+
+@pytest.mark.parametrize("size", [True, 1.5, "2", None])
+def test_size_of_the_wrong_type_is_a_type_error(world: World, size: Any) -> None:
+    with pytest.raises(TypeError, match=r"size must be an int >= 1, got") as info:
+        ConnectionPool(CFG, size=size)
+    assert not isinstance(info.value, NaqConnectionError)
 
 
 def test_real_config_resolution_and_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,22 +199,67 @@ def test_real_config_resolution_and_redaction(monkeypatch: pytest.MonkeyPatch) -
         reset_config()
 
 
-@pytest.mark.parametrize("bucket", ["", None, 7])
-def test_bad_bucket_type_is_config_error_at_once(world: World, bucket: Any) -> None:
+@pytest.mark.parametrize("bucket", [None, 7, b"b"])
+def test_bucket_of_the_wrong_type_is_a_type_error_at_once(world: World, bucket: Any) -> None:
     pool = ConnectionPool(CFG)
-    with pytest.raises(NaqConfigError, match="invalid bucket name"):
+    with pytest.raises(TypeError, match="KV bucket name must be a str"):
         pool.kv_store(bucket)
-    with pytest.raises(NaqConfigError, match="invalid bucket name"):
+    with pytest.raises(TypeError, match="object-store bucket name must be a str"):
         pool.object_store(bucket)
 
 
-async def test_bad_bucket_name_is_config_error_before_any_lookup(world: World) -> None:
+@pytest.mark.parametrize("bucket", ["", "a b", "a.b", "a*", "orders\n"])
+async def test_bad_bucket_name_is_config_error_before_connecting(world: World, bucket: str) -> None:
     async with ConnectionPool(CFG) as pool:
-        with pytest.raises(NaqConfigError, match=r"invalid bucket name 'a\.b'") as info:
-            async with pool.kv_store("a.b"):
-                pass
+        with pytest.raises(NaqConfigError, match=r"invalid KV bucket name") as info:
+            pool.kv_store(bucket)  # raised by the call itself, as nats_kv_store does
         assert info.value.field == "bucket"
+        with pytest.raises(NaqConfigError, match=r"invalid object-store bucket name"):
+            pool.object_store(bucket)
+        assert world.open_calls == []  # nothing connected
         assert world.kv_lookups == 0
+
+
+@pytest.mark.parametrize("kind", ["kv_store", "object_store"])
+async def test_bucket_options_without_create_are_rejected_like_the_context_managers(
+    world: World, kind: str
+) -> None:
+    from naq.connection import context_managers as cm
+
+    async with ConnectionPool(CFG) as pool:
+        borrow = getattr(pool, kind)
+        only_on_create = r"options \['history'\] only apply when the bucket is created"
+        with pytest.raises(NaqConfigError, match=only_on_create):
+            borrow("b", history=5)
+        factory = cm.nats_kv_store if kind == "kv_store" else cm.nats_object_store
+        with pytest.raises(NaqConfigError) as from_cm:
+            factory("b", history=5)
+        with pytest.raises(NaqConfigError) as from_pool:
+            borrow("b", history=5)
+        assert str(from_pool.value) == str(from_cm.value)  # one shared check, one message
+        assert world.open_calls == []
+        world.kv_buckets["b"] = {}
+        world.os_buckets["b"] = {}
+        async with borrow("b", create=True, history=5):  # with create=True they are fine
+            pass
+
+
+async def test_valid_names_are_checked_once_and_still_rejected_when_bad(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from naq.connection import _buckets
+
+    calls: list[object] = []
+    real = _buckets.check_bucket_args
+    monkeypatch.setattr(pool_mod, "check_bucket_args", lambda *a: calls.append(a[1]) or real(*a))
+    monkeypatch.setattr(_buckets, "checked_names", _buckets.checked_names)
+    _buckets.checked_names.discard("fresh-name")
+    pool = ConnectionPool(CFG)
+    pool.kv_store("fresh-name")
+    pool.kv_store("fresh-name")  # known valid: no second check on the borrow path
+    assert calls == ["fresh-name"]
+    with pytest.raises(NaqConfigError):
+        pool.kv_store("fresh-name", ttl=5)  # options are still checked for known names
 
 
 async def test_lazy_connect_then_shared(world: World) -> None:
@@ -300,6 +361,37 @@ async def test_closed_connection_replaced_on_next_borrow(world: World) -> None:
         assert kv2 is not kv1  # caches of the dead connection dropped
         assert world.kv_lookups == 2
         assert pool.stats().replacements == 1
+
+
+async def test_replacement_counted_when_it_takes_several_attempts(world: World) -> None:
+    async with ConnectionPool(CFG) as pool:
+        async with pool.connection() as first:
+            pass
+        first.is_closed = True  # closed for good; the server is still down
+        world.fail_next = [NaqConnectionError("refused"), NaqConnectionError("refused")]
+        for _ in range(2):
+            with pytest.raises(NaqConnectionError, match="refused"):
+                async with pool.connection():
+                    pass
+        async with pool.connection() as second:  # the server is back
+            assert second is not first
+        stats = pool.stats()
+        assert (stats.replacements, stats.connect_failures, stats.connections_opened) == (1, 2, 2)
+        second.is_closed = True  # a second replacement, first try
+        async with pool.connection():
+            pass
+        assert pool.stats().replacements == 2
+
+
+async def test_first_connect_after_failures_is_not_a_replacement(world: World) -> None:
+    world.fail_next = [NaqConnectionError("refused")]
+    async with ConnectionPool(CFG) as pool:
+        with pytest.raises(NaqConnectionError):
+            async with pool.connection():
+                pass
+        async with pool.connection():
+            pass
+        assert pool.stats().replacements == 0  # the slot never had a connection to replace
 
 
 async def test_reconnecting_connection_is_not_replaced(world: World) -> None:
@@ -423,6 +515,7 @@ async def test_use_from_another_loop_is_a_clear_error(world: World) -> None:
             err = await asyncio.get_running_loop().run_in_executor(None, _run_in_thread, fn)
             assert isinstance(err, NaqConnectionError)
             assert "another event loop" in str(err)
+            assert "(that loop is still open)" in str(err)
         assert not pool.closed
 
 
@@ -473,6 +566,28 @@ async def test_kv_missing_bucket_names_it(world: World) -> None:
         with pytest.raises(NaqBucketNotFoundError, match="object-store bucket 'files'"):
             async with pool.object_store("files"):
                 pass
+
+
+@pytest.mark.parametrize("create", [False, True])
+@pytest.mark.parametrize("kind", ["kv_store", "object_store"])
+async def test_jetstream_unavailable_is_the_context_managers_error(
+    world: World, kind: str, create: bool
+) -> None:
+    unavailable = nats.js.errors.ServiceUnavailableError()
+    if create:
+        world.create_error = unavailable  # the lookup says "missing", creating it hits the 503
+    else:
+        world.lookup_error = unavailable
+    async with ConnectionPool(CFG) as pool:
+        with pytest.raises(NaqConnectionError, match="JetStream is not available") as caught:
+            async with getattr(pool, kind)("b", create=create):
+                pytest.fail("body must not run")
+    error = caught.value
+    assert type(error) is NaqConnectionError
+    assert error.__cause__ is unavailable  # chained, so is_transient sees the 503
+    assert "nats://***@127.0.0.1:4999" in str(error)  # the pool's servers, redacted
+    assert "s3cret" not in str(error)
+    assert error.servers == ("nats://***@127.0.0.1:4999",)
 
 
 async def test_kv_create_and_cache(world: World) -> None:
@@ -851,7 +966,9 @@ def test_fast_path_rechecks_loop_after_it_stopped(world: World) -> None:
         assert asyncio.run(nowait_from_second_loop()) is None  # never lends across loops
         messages = asyncio.run(from_second_loop())
         assert len(messages) == 3
-        assert all("another event loop" in m and "still running" in m for m in messages)
+        assert all("another event loop" in m for m in messages)
+        # the bound loop is stopped, not running: the message must not claim otherwise
+        assert all("(that loop is still open)" in m and "running" not in m for m in messages)
         first.run_until_complete(pool.close())
     finally:
         first.close()
@@ -894,3 +1011,29 @@ async def test_lookup_in_flight_on_a_replaced_connection_is_not_shared(world: Wo
         async with pool.kv_store("b") as cached:
             assert cached is fresh  # the old connection's late result was not cached
         assert world.kv_lookups == 2
+
+
+def test_checked_bucket_names_are_bounded_and_str_subclasses_are_checked_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from naq.connection import _buckets
+
+    names = _buckets.checked_names
+    saved = set(names)
+    try:
+        monkeypatch.setattr(_buckets, "_VALID_LIMIT", 3)
+        names.clear()
+        for name in ("a", "b", "c", "d"):
+            assert _buckets.check_bucket(name, "KV") == name
+        assert names == {"d"}  # cleared in place at the limit (pool.py holds the same set)
+
+        class Name(str):
+            pass
+
+        assert _buckets.check_bucket(Name("e"), "KV") == "e"
+        assert "e" not in names  # only exact str is remembered
+        with pytest.raises(NaqConfigError):
+            _buckets.check_bucket(Name("e f"), "KV")
+    finally:
+        names.clear()
+        names.update(saved)

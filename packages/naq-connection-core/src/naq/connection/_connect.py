@@ -16,6 +16,7 @@ once the connect succeeded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
@@ -168,7 +169,8 @@ def abandon(conn: Any) -> None:
     on a server that never answers) and for a ``close()`` that timed out or was cancelled. It marks
     the client closed (so nats-py's own tasks stop instead of reconnecting), cancels its read, ping,
     flusher and reconnect tasks, and aborts the socket (no flushing of buffered writes to a peer
-    that may never read them). Tolerates foreign objects and half-initialised clients; never raises.
+    that may never read them) -- for ``ws://`` / ``wss://`` too (see :func:`_abort_websocket`).
+    Tolerates foreign objects and half-initialised clients; never raises.
     """
     with contextlib.suppress(Exception):  # best effort on foreign objects
         conn._status = 2  # nats.aio.client.Client.CLOSED
@@ -186,12 +188,46 @@ def abandon(conn: Any) -> None:
     for attr in ("_io_writer", "_bare_io_writer"):
         writer = getattr(transport, attr, None)
         raw = getattr(writer, "transport", None)
-        abort = getattr(raw, "abort", None)
-        if abort is not None:
-            with contextlib.suppress(Exception):
-                abort()
+        _abort(raw)
+    if hasattr(transport, "_ws"):
+        _abort_websocket(transport)
     with contextlib.suppress(Exception):
-        transport.close()  # WebSocket transports and anything else
+        transport.close()  # anything else (for a websocket: a no-op close once the socket is gone)
+
+
+def _abort(raw: object) -> None:
+    abort = getattr(raw, "abort", None)
+    if abort is not None:
+        with contextlib.suppress(Exception):
+            abort()
+
+
+_closing_sessions: set[asyncio.Task[Any]] = set()
+"""Session-close tasks started by :func:`_abort_websocket` (held so they are not collected early)."""
+
+
+def _abort_websocket(transport: Any) -> None:
+    """nats-py's ``WebSocketTransport`` (``ws://``, ``wss://``; nats-py 2.x, aiohttp 3.x).
+
+    It has no stream writers: the socket sits under an aiohttp ``ClientWebSocketResponse``
+    (``_ws``), whose ``close()`` sends a close frame and waits for the answer, and whose sends wait
+    for the socket to drain -- forever when the server stopped reading. So abort the TCP (or TLS)
+    transport under the websocket's writer, which ends every such wait at once, and close the
+    transport's own aiohttp ``ClientSession`` (``_client``): nats-py only closes it at the end of a
+    ``close()`` that got that far, and an unclosed session is reported by aiohttp when collected.
+    The session's ``close()`` is a coroutine, so it runs as a task (it finishes promptly: its
+    connections are aborted or were never opened).
+    """
+    ws = getattr(transport, "_ws", None)
+    _abort(getattr(getattr(ws, "_writer", None), "transport", None))
+    session = getattr(transport, "_client", None)
+    if session is None or getattr(session, "closed", True) is not False:
+        return
+    with contextlib.suppress(Exception):
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(session.close())
+        _closing_sessions.add(task)
+        task.add_done_callback(_closing_sessions.discard)
 
 
 def _cancel_subscriptions(conn: Any) -> None:

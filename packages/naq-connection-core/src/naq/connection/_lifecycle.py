@@ -11,6 +11,12 @@ disconnect (EOF, reset) or a failed reconnect attempt, for a cancelled connect a
 of healthy connections (connected, closed); INFO for a failed initial connect (the caller also gets
 the exception) and for a reconnect; WARNING for a lost server, for other asynchronous errors (slow
 consumer, permissions) and for a connection nats-py closed by itself (reconnects exhausted).
+
+Asynchronous errors can come in floods (nats-py reports a slow consumer once per dropped message),
+so their WARNING line is rate-limited per connection and error type (:class:`_ErrorLog`): the first
+is logged at once, repeats within :data:`ERROR_LOG_INTERVAL` seconds are only counted, and one
+summary line per interval gives the count (flushed at close too). ERROR events are still emitted
+one per error, and cost nothing when nobody listens.
 """
 
 from __future__ import annotations
@@ -33,12 +39,16 @@ from naq.connection.events import ConnectionEvent, ConnectionEventKind
 if TYPE_CHECKING:
     from naq.connection.config import NatsConfig
 
-__all__ = ["ATTRIBUTE", "AbortConnect", "Lifecycle", "is_decisive", "lifecycle_of"]
+__all__ = ["ATTRIBUTE", "ERROR_LOG_INTERVAL", "AbortConnect", "Lifecycle", "is_decisive", "lifecycle_of"]
 
 ATTRIBUTE = "_naq_lifecycle"
 """Attribute under which a connection opened by core carries its :class:`Lifecycle`."""
 
 _ids = itertools.count(1)
+
+ERROR_LOG_INTERVAL = 10.0
+"""Seconds between WARNING lines for repeats of one asynchronous error type on one connection
+(looked up at call time, so tests can shorten it)."""
 
 
 def lifecycle_of(conn: object) -> Lifecycle | None:
@@ -100,6 +110,23 @@ class AbortConnect(Exception):
         self.error = error
 
 
+class _ErrorLog:
+    """Rate limit of the WARNING line for one error type on one connection.
+
+    ``since`` starts the current interval (the last line logged); ``suppressed`` counts the errors
+    not logged since, ``last`` is the latest of them (described in the summary line) and ``timer``
+    the pending summary.
+    """
+
+    __slots__ = ("last", "since", "suppressed", "timer")
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.suppressed = 0
+        self.last: BaseException | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+
 def _reconnect_plan(config: NatsConfig) -> str:
     if not config.allow_reconnect:
         return "not reconnecting (allow_reconnect is off)"
@@ -125,6 +152,7 @@ class Lifecycle:
         "deadline",
         "deadline_hit",
         "disconnected",
+        "error_logs",
         "last_error",
         "last_resort",
         "logger",
@@ -148,6 +176,8 @@ class Lifecycle:
         """A DISCONNECTED was reported and no RECONNECTED since (nats-py calls disconnected_cb again
         from the close that follows giving up)."""
         self.last_error: BaseException | None = None
+        self.error_logs: dict[type[BaseException], _ErrorLog] | None = None
+        """Rate limits of asynchronous-error lines, per error type (created at the first error)."""
         self.started = time.monotonic()
         self.connected_at = 0.0
         self.deadline = 0.0
@@ -265,6 +295,8 @@ class Lifecycle:
             return
         self.closed_emitted = True
         with contextlib.suppress(Exception):  # closing never raises
+            if self.error_logs:
+                self._flush_error_logs()
             self._report_closed()
 
     def _report_closed(self) -> None:
@@ -357,18 +389,70 @@ class Lifecycle:
                     self.describe(exc),
                 )
                 return
-            self.logger.warning(
-                "naq.connection: connection %d (%s) error: %s",
-                self.connection_id,
-                self.client_name,
-                self.describe(exc),
-            )
+            self._log_error(exc)
             if events.has_listeners():
                 self.emit(ConnectionEventKind.ERROR, server=server_of(conn), error=exc)
         except AbortConnect:
             raise  # the one deliberate raise: ends core's own initial walk (see AbortConnect)
         except Exception:  # noqa: S110 -- a raising callback would stop nats-py's reconnect loop
             pass
+
+    def _log_error(self, exc: BaseException) -> None:
+        """One WARNING line for an asynchronous error, rate-limited per error type (see the module
+        docstring): the first at once, repeats within the interval counted for a summary line."""
+        now = time.monotonic()
+        logs = self.error_logs
+        if logs is None:
+            logs = self.error_logs = {}
+        kind = type(exc)
+        entry = logs.get(kind)
+        if entry is None or (not entry.suppressed and now - entry.since >= ERROR_LOG_INTERVAL):
+            logs[kind] = _ErrorLog(now)
+            self.logger.warning(
+                "naq.connection: connection %d (%s) error: %s",
+                self.connection_id,
+                self.client_name,
+                self.describe(exc),
+            )
+            return
+        entry.suppressed += 1
+        entry.last = exc
+        if entry.timer is None:
+            delay = max(0.0, entry.since + ERROR_LOG_INTERVAL - now)
+            entry.timer = asyncio.get_running_loop().call_later(delay, self._summarise_errors, entry)
+
+    def _summarise_errors(self, entry: _ErrorLog) -> None:
+        """Timer callback (never raises): the summary line of the errors counted in an interval."""
+        entry.timer = None
+        with contextlib.suppress(Exception):
+            self._log_summary(entry, time.monotonic())
+
+    def _log_summary(self, entry: _ErrorLog, now: float) -> None:
+        count = entry.suppressed
+        if not count:
+            return
+        self.logger.warning(
+            "naq.connection: connection %d (%s) error repeated %d time(s) in the last %.1f s "
+            "(repeats are summarised, one line per %g s); latest: %s",
+            self.connection_id,
+            self.client_name,
+            count,
+            now - entry.since,
+            ERROR_LOG_INTERVAL,
+            self.describe(entry.last),
+        )
+        entry.suppressed = 0
+        entry.last = None
+        entry.since = now  # a new interval: repeats from now on are summarised again
+
+    def _flush_error_logs(self) -> None:
+        """At close: the pending summary lines now, and no timer left behind."""
+        now = time.monotonic()
+        for entry in list((self.error_logs or {}).values()):
+            if entry.timer is not None:
+                entry.timer.cancel()
+                entry.timer = None
+            self._log_summary(entry, now)
 
     def _shrink_attempt_timeout(self) -> None:
         """Cut nats-py's per-attempt ``connect_timeout`` to what is left of the connect budget."""

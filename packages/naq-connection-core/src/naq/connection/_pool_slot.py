@@ -67,6 +67,7 @@ class Slot:
         "kv",
         "lookups",
         "objects",
+        "replacing",
     )
 
     def __init__(self, index: int) -> None:
@@ -79,6 +80,9 @@ class Slot:
         self.kv: dict[str, KeyValue] = {}
         self.objects: dict[str, ObjectStore] = {}
         self.lookups: dict[tuple[str, str], asyncio.Task[Any]] = {}
+        self.replacing = False
+        """The slot dropped a connection closed for good and has not got a new one yet (so the
+        replacement is counted when a later attempt succeeds, not only the first)."""
 
     @property
     def is_open(self) -> bool:

@@ -525,7 +525,10 @@ def set_config(config: Config | NatsConfig | None) -> None:
     elif isinstance(config, NatsConfig):
         _override = Config(config)
     else:
-        raise TypeError(f"set_config() takes a Config or NatsConfig, got {type(config).__name__}")
+        raise TypeError(
+            f"set_config() takes a Config, a NatsConfig or None (to remove the override), "
+            f"got {type(config).__name__}"
+        )
 
 
 def reset_config() -> None:
@@ -554,7 +557,19 @@ def resolve_nats_config(config: Config | NatsConfig | str | None) -> NatsConfig:
         return NatsConfig(
             **{**_field_values(base), "servers": config}, _sources={"servers": "config argument"}
         )
-    raise TypeError(f"config must be a Config, NatsConfig, URL string or None, got {type(config).__name__}")
+    raise config_type_error(config)
+
+
+def config_type_error(config: object) -> TypeError:
+    """The error for a ``config`` argument of the wrong type, naming the accepted types.
+
+    Shared by :func:`resolve_nats_config`, the context managers and ``ConnectionPool``: a value of
+    the wrong *type* is a ``TypeError`` everywhere; a bad *value* is a ``NaqConfigError``.
+    """
+    return TypeError(
+        "config must be a Config, a NatsConfig, a server URL string (or comma-separated URLs) or None, "
+        f"got {type(config).__name__}"
+    )
 
 
 def _field_values(config: NatsConfig) -> dict[str, Any]:

@@ -48,7 +48,6 @@ import asyncio
 import contextlib
 import errno
 import logging
-import re
 import ssl
 from asyncio import CancelledError
 from types import TracebackType
@@ -59,8 +58,9 @@ import nats.errors as nats_errors
 import nats.js.errors as js_errors
 
 from naq.connection import _connect
+from naq.connection._buckets import KV_LABEL, OBJECT_STORE_LABEL, check_bucket_args, jetstream_unavailable
 from naq.connection._lifecycle import ATTRIBUTE, AbortConnect, Lifecycle, lifecycle_of
-from naq.connection.config import Config, NatsConfig, get_config
+from naq.connection.config import Config, NatsConfig, config_type_error, get_config
 from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
 
 if TYPE_CHECKING:
@@ -91,9 +91,8 @@ _NATS_CONNECT = nats.connect
 _DEFAULT_CLOSE_TIMEOUT = 10.0
 """Bound (s) on closing a connection that core did not open (no config to derive one from)."""
 
-_BUCKET_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_KV = "KV"
-_OBJECT_STORE = "object-store"
+_KV = KV_LABEL
+_OBJECT_STORE = OBJECT_STORE_LABEL
 _BUCKET_EXISTS_ERR_CODE = 10058  # JetStream: stream name already in use with a different configuration
 
 _H = TypeVar("_H")
@@ -123,11 +122,7 @@ def _resolve(config: Config | NatsConfig | str | None) -> NatsConfig:
             _url_cache.clear()
         _url_cache[config] = (base, resolved)
         return resolved
-    raise NaqConfigError(
-        f"config must be a Config, a NatsConfig, a server URL string or None, got {type(config).__name__}",
-        field="config",
-        source="argument",
-    )
+    raise config_type_error(config)
 
 
 def _check_pool_args(config: object, pool: object) -> None:
@@ -319,20 +314,39 @@ async def close_connection(conn: Client, *, drain: bool = False, timeout: float 
                     await conn.close()
                 finally:
                     timer.cancel()
-        except CancelledError:
+        except CancelledError as exc:
             _connect.abandon(conn)
-            if state is not None:
-                state.on_closed()
-            raise
+            if _cancel_requested():
+                if state is not None:
+                    state.on_closed()
+                raise
+            _closed_without_waiting(conn, state, exc)  # nats-py's own CancelledError: see below
         except Exception as exc:
             _connect.abandon(conn)
-            logger.debug(
-                "naq.connection: closing connection %d gave %s; closed without waiting",
-                connection_id(conn),
-                state.describe(exc) if state is not None else type(exc).__name__,
-            )
+            _closed_without_waiting(conn, state, exc)
     if state is not None:
         state.on_closed()
+
+
+def _cancel_requested() -> bool:
+    """Whether the running task was asked to cancel (``Task.cancelling()``, Python 3.11+).
+
+    nats-py's ``close()`` can raise a ``CancelledError`` nobody asked for: on ``ws://`` / ``wss://``
+    it cancels its flusher task while that waits on aiohttp's drain future, which aiohttp shares
+    between writers, so the ``close()`` waiting on the same future gets the cancellation. Such an
+    error is a failed close, not a cancellation of the caller. Python 3.10 cannot tell them apart:
+    there every ``CancelledError`` is treated as a cancellation (re-raised after the teardown).
+    """
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    return cancelling is None or cancelling() > 0
+
+
+def _closed_without_waiting(conn: Any, state: Lifecycle | None, exc: BaseException) -> None:
+    logger.debug(
+        "naq.connection: closing connection %d gave %s; closed without waiting",
+        connection_id(conn),
+        state.describe(exc) if state is not None else type(exc).__name__,
+    )
 
 
 def _close_overdue(conn: Any, timeout: float) -> None:
@@ -519,25 +533,6 @@ def nats_jetstream(
 # ---------------------------------------------------------------------------------------- buckets
 
 
-def _check_bucket(bucket: object, label: str) -> str:
-    if not isinstance(bucket, str) or _BUCKET_NAME.fullmatch(bucket) is None:
-        raise NaqConfigError(
-            f"invalid {label} bucket name {bucket!r}: use letters, digits, '-' and '_' only",
-            field="bucket",
-            source="argument",
-            value=repr(bucket),
-        )
-    return bucket
-
-
-def _jetstream_unavailable(exc: BaseException, servers: str) -> NaqConnectionError:
-    return NaqConnectionError(
-        f"JetStream is not available on the NATS server at {servers}: enable it (nats-server -js, or a "
-        "jetstream {} block in the server config); a clustered JetStream may also still be electing "
-        "a leader"
-    )
-
-
 async def _bind_bucket(
     js: JetStreamContext,
     kind: str,
@@ -621,8 +616,12 @@ class _Bucket(Generic[_H]):
             self._conn = conn
             return handle
         except js_errors.ServiceUnavailableError as exc:
-            servers = ", ".join(config.redacted_servers()) if config is not None else "the pool's servers"
-            raise _jetstream_unavailable(exc, servers) from exc
+            # A ConnectionPool translates this itself; kept for pool-like objects that do not.
+            used = config
+            if used is None:
+                assert pool is not None
+                used = pool.config
+            raise jetstream_unavailable(used.redacted_servers()) from exc
 
     async def __aexit__(
         self,
@@ -645,15 +644,7 @@ def _bucket_args(
     label: str, bucket: object, config: object, create: bool, pool: object, options: dict[str, Any]
 ) -> str:
     _check_pool_args(config, pool)
-    name = _check_bucket(bucket, label)
-    if options and not create:
-        raise NaqConfigError(
-            f"{label} bucket options {sorted(options)} only apply when the bucket is created: "
-            "pass create=True, or drop them",
-            field="create",
-            source="argument",
-        )
-    return name
+    return check_bucket_args(label, bucket, create, options)
 
 
 def nats_kv_store(

@@ -48,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
-import re
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -60,7 +59,14 @@ from typing import TYPE_CHECKING, Any
 import nats.js.errors
 
 from naq.connection import events as _events
-from naq.connection._pool_borrow import KV, BucketBorrow, ConnectionBorrow, JetStreamBorrow
+from naq.connection._buckets import (
+    KV_LABEL,
+    OBJECT_STORE_LABEL,
+    check_bucket_args,
+    jetstream_unavailable,
+)
+from naq.connection._buckets import checked_names as _valid_bucket_names
+from naq.connection._pool_borrow import KV, OBJECT_STORE, BucketBorrow, ConnectionBorrow, JetStreamBorrow
 from naq.connection._pool_slot import STREAM_EXISTS_ERR_CODE, Slot
 from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
 
@@ -91,7 +97,8 @@ class PoolStats:
     connect_failures: int
     """Connect attempts that failed."""
     replacements: int
-    """Connections that were closed for good and replaced by a new one."""
+    """Connections that were closed for good and replaced by a new one (counted once per new
+    connection, however many connect attempts the replacement took)."""
     bucket_lookups: int
     """Bucket lookups (and creations) that hit the server."""
     bucket_invalidations: int
@@ -110,7 +117,9 @@ class ConnectionPool:
     """
 
     def __init__(self, config: Config | NatsConfig | str | None = None, *, size: int = 1) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"ConnectionPool size must be an int >= 1, got {type(size).__name__}")
+        if size < 1:
             raise NaqConfigError(
                 f"ConnectionPool size must be an integer >= 1, got {size!r}: "
                 "pass size=1 to share one connection, more to spread load over several",
@@ -172,19 +181,22 @@ class ConnectionPool:
         A missing bucket raises :class:`~naq.connection.errors.NaqBucketNotFoundError` unless
         ``create`` is true, in which case it is created with ``kv_config``
         (``js.create_key_value(bucket=bucket, **kv_config)``). An existing bucket is used as it is:
-        ``kv_config`` only applies when the pool creates the bucket.
+        ``kv_config`` only applies when the pool creates the bucket, so passing it without
+        ``create=True`` is a :class:`~naq.connection.errors.NaqConfigError`, like an invalid name
+        (both raised here, before any connect; a name that is not a ``str`` is a ``TypeError``).
+        On a server without JetStream entering raises :class:`NaqConnectionError` naming the servers.
         """
-        if bucket.__class__ is not str or not bucket:
-            _check_bucket(bucket)
+        if bucket.__class__ is not str or bucket not in _valid_bucket_names or (kv_config and not create):
+            check_bucket_args(KV_LABEL, bucket, create, kv_config)
         return BucketBorrow(self, KV, bucket, create, kv_config)
 
     def object_store(
         self, bucket: str, *, create: bool = False, **os_config: Any
     ) -> BucketBorrow[ObjectStore]:
-        """Borrow the object-store bucket ``bucket``; ``create`` as for :meth:`kv_store`."""
-        if bucket.__class__ is not str or not bucket:
-            _check_bucket(bucket)
-        return BucketBorrow(self, "object_store", bucket, create, os_config)
+        """Borrow the object-store bucket ``bucket``; ``create`` and checks as for :meth:`kv_store`."""
+        if bucket.__class__ is not str or bucket not in _valid_bucket_names or (os_config and not create):
+            check_bucket_args(OBJECT_STORE_LABEL, bucket, create, os_config)
+        return BucketBorrow(self, OBJECT_STORE, bucket, create, os_config)
 
     async def acquire(self) -> Client:
         """Borrow a connected client without a context manager (the fast path for wrappers).
@@ -363,7 +375,7 @@ class ConnectionPool:
     def _wrong_loop_message(
         self, bound: asyncio.AbstractEventLoop | None, loop: asyncio.AbstractEventLoop
     ) -> str:
-        why = "that loop is closed" if bound is None or bound.is_closed() else "that loop is still running"
+        why = "that loop is closed" if bound is None or bound.is_closed() else "that loop is still open"
         return (
             f"{self!r} is bound to the event loop it was first used on ({why}) and cannot be used "
             f"from another event loop ({type(loop).__name__} at {id(loop):#x}): create one "
@@ -390,6 +402,7 @@ class ConnectionPool:
         try:
             old = slot.conn
             if old is not None:
+                slot.replacing = True  # stays set until a new connection is in, whatever fails first
                 slot.reset(None)
                 await cm.close_connection(old)  # already closed for good: cleanup + CLOSED event once
             try:
@@ -402,7 +415,8 @@ class ConnectionPool:
                 raise NaqConnectionError(f"{self!r} was closed while connecting")
             slot.reset(conn, _connection_id(conn))
             self._opened += 1
-            if old is not None:
+            if slot.replacing:
+                slot.replacing = False
                 self._replacements += 1
             _live_pools.add(self)
             return conn
@@ -412,8 +426,12 @@ class ConnectionPool:
     async def _lookup_bucket(
         self, slot: Slot, conn: Client, kind: str, bucket: str, create: bool, config: dict[str, Any]
     ) -> Any:
-        """Look ``bucket`` up (single-flight per slot) and cache it; create it if asked to."""
-        _check_bucket(bucket)
+        """Look ``bucket`` up (single-flight per slot) and cache it; create it if asked to.
+
+        The name and options were checked when the borrow was made (:meth:`kv_store`). A JetStream
+        503 (not enabled, no leader) becomes the same ``NaqConnectionError`` the context managers
+        raise, naming the pool's servers, with nats-py's error chained.
+        """
         key = (kind, bucket)
         task = slot.lookups.get(key)
         if task is None:
@@ -424,17 +442,22 @@ class ConnectionPool:
             return await asyncio.shield(task)
         except nats.js.errors.BucketNotFoundError as exc:
             if not create:
-                label = "KV" if kind == KV else "object-store"
+                label = KV_LABEL if kind == KV else OBJECT_STORE_LABEL
                 raise NaqBucketNotFoundError(
                     f"JetStream {label} bucket {bucket!r} does not exist: create it first, "
                     "or borrow it with create=True",
                     bucket=bucket,
                 ) from exc
+        except nats.js.errors.ServiceUnavailableError as exc:
+            raise jetstream_unavailable(self.config.redacted_servers()) from exc
         except asyncio.CancelledError:
             if task.cancelled() and self._closed:
                 raise NaqConnectionError(f"{self!r} was closed while looking up {bucket!r}") from None
             raise
-        return await self._create_bucket(slot, conn, kind, bucket, config)
+        try:
+            return await self._create_bucket(slot, conn, kind, bucket, config)
+        except nats.js.errors.ServiceUnavailableError as exc:
+            raise jetstream_unavailable(self.config.redacted_servers()) from exc
 
     async def _fetch_bucket(self, slot: Slot, conn: Client, kind: str, bucket: str) -> Any:
         try:
@@ -521,21 +544,6 @@ def _resolve(config: Config | NatsConfig | str | None) -> NatsConfig:
     from naq.connection.config import resolve_nats_config
 
     return resolve_nats_config(config)
-
-
-_BUCKET_NAME = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _check_bucket(bucket: object) -> str:
-    """A valid bucket name, else NaqConfigError (checked once per lookup, not per borrow)."""
-    if not isinstance(bucket, str) or _BUCKET_NAME.fullmatch(bucket) is None:
-        raise NaqConfigError(
-            f"invalid bucket name {bucket!r}: use letters, digits, '-' and '_' only",
-            field="bucket",
-            source="argument",
-            value=repr(bucket),
-        )
-    return bucket
 
 
 def _connection_id(conn: Client) -> int:
