@@ -198,6 +198,27 @@ async def test_server_gone_for_good_closes_once_and_exit_is_clean(
     assert all(r.exc_info is None for r in caplog.records)
 
 
+async def test_failed_reconnect_attempts_leave_no_connection_open(nats_server_factory: Any) -> None:
+    """Regression: nats-py never closes the socket of a failed reconnect attempt; on Python 3.10
+    nothing else does either, so a frozen server kept one connection per attempt after close()."""
+    server = nats_server_factory(jetstream=False)
+    cfg = config_for(
+        server.url,
+        ping_interval=0.2,
+        max_outstanding_pings=1,
+        reconnect_time_wait=0.1,
+        connection_timeout=0.3,
+        max_reconnect_attempts=-1,
+    )
+    async with cm.nats_connection(cfg) as nc:
+        await asyncio.to_thread(server.pause)
+        await wait_for_condition(lambda: nc.stats["reconnects"] == 0 and not nc.is_connected, what="stale")
+        await asyncio.sleep(1.5)  # reconnect attempts: TCP accepted by the kernel, no INFO, timeout
+        await asyncio.to_thread(server.resume)
+        await wait_for_condition(lambda: nc.is_connected, what="reconnect after resume")
+    await wait_for_clients(server, 0)
+
+
 async def test_paused_server_close_is_bounded(nats_server_factory: Any) -> None:
     server = nats_server_factory(jetstream=False)
     cfg = config_for(server.url, flush_timeout=0.3, reconnect_time_wait=0.1)

@@ -30,6 +30,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import nats.errors as nats_errors
+from nats.aio.transport import TcpTransport
 
 from naq.connection import events
 from naq.connection._connect import LAST_RESORT_DELAY, MIN_ATTEMPT_TIMEOUT, abandon, describe
@@ -378,6 +379,8 @@ class Lifecycle:
                 )
                 return
             conn = self.conn
+            if conn is not None and (conn.is_reconnecting or conn.is_connecting):
+                close_failed_attempt(conn)
             if isinstance(exc, _DISCONNECT_ERRORS) or getattr(conn, "is_reconnecting", False) is True:
                 # the cause of a disconnect, or a failed reconnect attempt: the DISCONNECTED /
                 # RECONNECTED / CLOSED lines say what matters
@@ -506,3 +509,20 @@ class Lifecycle:
     async def closed_cb(self) -> None:
         if not self.connecting:
             self.on_closed()  # never raises
+
+
+def close_failed_attempt(conn: Any) -> None:
+    """Close the socket of a failed reconnect attempt (nats-py leaves it open).
+
+    nats-py's reconnect loop reuses one ``TcpTransport``: each attempt's ``connect()`` replaces the
+    stream writer of the previous one without closing it. Python 3.11+ closes an unreferenced writer
+    when it is collected; Python 3.10 does not, so every failed attempt against a frozen server
+    (TCP accepted, no INFO) left a connection open on the server, even after ``close()``. nats-py
+    reports each failed attempt through ``error_cb`` before the next one starts, so closing the
+    writer here is safe: the next attempt opens a new one. Websocket transports own an HTTP session
+    that later attempts reuse, so only plain TCP transports are closed.
+    """
+    transport = getattr(conn, "_transport", None)
+    if isinstance(transport, TcpTransport):
+        with contextlib.suppress(Exception):
+            transport.close()  # type: ignore[no-untyped-call]
