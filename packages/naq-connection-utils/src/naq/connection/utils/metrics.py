@@ -167,9 +167,7 @@ class ConnectionMonitor:
 
     async def record_connection_end(self, duration: float) -> None:
         """The attempt finished successfully after ``duration`` seconds: active -1, successful +1."""
-        with self._lock:
-            self._succeeded(duration, None)
-            self._release()
+        self.connection_ended(duration)
 
     async def record_connection_failure(self, error: BaseException | str | None = None) -> None:
         """The attempt failed: failed +1 (``error`` kept, redacted, as ``last_error``); active unchanged."""
@@ -225,6 +223,12 @@ class ConnectionMonitor:
         with self._lock:
             self._total += 1
             self._active += 1
+
+    def connection_ended(self, duration: float) -> None:
+        """Synchronous :meth:`record_connection_end`: success after ``duration`` s, active -1."""
+        with self._lock:
+            self._succeeded(duration, None)
+            self._release()
 
     def connection_succeeded(self, duration: float, server: str | None = None) -> None:
         """Count a success taking ``duration`` seconds (to ``server``, already redacted); active unchanged."""
