@@ -224,15 +224,17 @@ class ConnectionPool:
         or the caller is not on the pool's event loop -- so ``pool.acquire_nowait() or await
         pool.acquire()`` behaves exactly like ``await pool.acquire()``.
         """
-        loop: Any = self._loop_ref()
         slot = self._fast_slot
-        if slot is None or loop is None or loop._thread_id != get_ident():
+        if slot is None:
+            return None
+        loop: Any = self._loop_ref()
+        if loop is None or loop._thread_id != get_ident():
             return None
         conn = slot.conn
         if conn is None or conn.is_closed:
             return None
         self._borrows += 1
-        if _events.has_listeners():
+        if _events._listeners:  # has_listeners(), minus a call on the hottest path
             self._emit_borrowed(slot)
         return conn
 
