@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
 import naq.connection.decorators as _api
 from naq.connection import context_managers as _core_cms
 from naq.connection.config import redact_url
+from naq.connection.decorators._fastpath import compile_pooled_wrapper
 from naq.connection.decorators._signature import (
     copy_metadata,
     injection_point,
@@ -196,6 +197,19 @@ def _inject_pooled(fn_or_descriptor: Any, pooled: _Pooled, decorator: str) -> An
 
     if direct is not None:
         nowait, acquire = direct.acquire_nowait, direct.acquire
+        fast = compile_pooled_wrapper(
+            fn,
+            injection,
+            surface=_SURFACE,
+            surface_name=surface,
+            core=core,
+            patched=patched,
+            nowait=nowait,
+            acquire=acquire,
+        )
+        if fast is not None:
+            copy_metadata(fast, fn, injection)
+            return rewrap(fast)
 
     if direct is not None and injection.method:
 
