@@ -59,15 +59,20 @@ class Pair:
     raw_seconds: float = 0.0
     ours_seconds: float = 0.0
     throughput: bool = False  # ratio is ours/raw throughput (raw time / ours time): higher is better
+    round_ratios: list[float] = field(default_factory=list)  # ours/raw time, per interleaved round
     notes: list[str] = field(default_factory=list)
+
+    def record(self, timings: Timings) -> None:
+        self.raw_seconds, self.ours_seconds, self.round_ratios = timings
 
     @property
     def ratio(self) -> float:
-        if not (self.raw_seconds and self.ours_seconds):
+        """Median over rounds of the paired ratio: each round's two runs ran back to back, so
+        drift of the machine cancels out (ours/raw time; for throughput, raw/ours time)."""
+        if not self.round_ratios:
             return float("nan")
-        if self.throughput:
-            return self.raw_seconds / self.ours_seconds
-        return self.ours_seconds / self.raw_seconds
+        ratios = [1 / r for r in self.round_ratios] if self.throughput else self.round_ratios
+        return statistics.median(ratios)
 
     @property
     def met(self) -> bool | None:
@@ -86,7 +91,7 @@ class Settings:
     cycles: int  # open/close cycles for the leak check
 
 
-FULL = Settings(rounds=15, ops=5_000, connect_ops=60, concurrent=1_000, cycles=10_000)
+FULL = Settings(rounds=21, ops=5_000, connect_ops=50, concurrent=1_000, cycles=10_000)
 SMOKE = Settings(rounds=3, ops=200, connect_ops=5, concurrent=100, cycles=200)
 
 
@@ -100,6 +105,7 @@ async def time_per_op(op: Op, count: int, *, flush: Callable[[], Awaitable[Any]]
 
 
 Flush = Callable[[], Awaitable[Any]]
+Timings = tuple[float, float, list[float]]  # median raw s/op, median ours s/op, per-round ours/raw
 
 
 async def interleaved(
@@ -109,8 +115,9 @@ async def interleaved(
     rounds: int,
     count: int,
     flush: tuple[Flush, Flush] | None = None,
-) -> tuple[float, float]:
-    """Median per-op seconds of raw and ours over interleaved rounds (one warm-up round each).
+) -> Timings:
+    """Median per-op seconds of raw and ours over interleaved rounds (one warm-up round each),
+    and each round's ours/raw ratio.
 
     ``flush``: (raw's, ours') -- each variant's time includes flushing its own connection's buffer.
     """
@@ -124,7 +131,8 @@ async def interleaved(
         for op, op_flush, sink in order if index % 2 == 0 else reversed(order):
             gc.collect()
             sink.append(await time_per_op(op, count, flush=op_flush))
-    return statistics.median(raw_times), statistics.median(ours_times)
+    ratios = [o / r for r, o in zip(raw_times, ours_times, strict=True)]
+    return statistics.median(raw_times), statistics.median(ours_times), ratios
 
 
 async def bench_connect(url: str, s: Settings) -> Pair:
@@ -140,7 +148,7 @@ async def bench_connect(url: str, s: Settings) -> Pair:
         async with nats_connection(url):
             pass
 
-    pair.raw_seconds, pair.ours_seconds = await interleaved(raw, ours, rounds=s.rounds, count=s.connect_ops)
+    pair.record(await interleaved(raw, ours, rounds=s.rounds, count=s.connect_ops))
     return pair
 
 
@@ -166,8 +174,8 @@ async def bench_publish(url: str, pool: ConnectionPool, s: Settings) -> tuple[Pa
     pooled = Pair(
         "publish", "core publish", "raw publish, live connection", "pooled @with_nats_connection", "<= 1.3"
     )
-    pooled.raw_seconds, pooled.ours_seconds = await interleaved(
-        raw, decorated, rounds=s.rounds, count=s.ops, flush=(nc.flush, pool_flush)
+    pooled.record(
+        await interleaved(raw, decorated, rounds=s.rounds, count=s.ops, flush=(nc.flush, pool_flush))
     )
     speedup = Pair(
         "publish_per_call",
@@ -176,8 +184,14 @@ async def bench_publish(url: str, pool: ConnectionPool, s: Settings) -> tuple[Pa
         "per-call @with_nats_connection (original design)",
         "report",
     )
-    speedup.raw_seconds, speedup.ours_seconds = await interleaved(
-        decorated, per_call, rounds=max(s.rounds // 3, 2), count=s.connect_ops, flush=(pool_flush, pool_flush)
+    speedup.record(
+        await interleaved(
+            decorated,
+            per_call,
+            rounds=max(s.rounds // 3, 2),
+            count=s.connect_ops,
+            flush=(pool_flush, pool_flush),
+        )
     )
     speedup.notes.append(f"pooled is {speedup.ratio:.0f}x faster")
     await nc.close()
@@ -205,7 +219,7 @@ async def bench_jetstream(url: str, pool: ConnectionPool, stream: str, s: Settin
     pooled = Pair(
         "js_publish", "JetStream publish", "raw js.publish", "pooled @with_jetstream_context", "<= 1.05"
     )
-    pooled.raw_seconds, pooled.ours_seconds = await interleaved(raw, decorated, rounds=s.rounds, count=count)
+    pooled.record(await interleaved(raw, decorated, rounds=s.rounds, count=count))
     monitoring = Pair(
         "monitoring",
         "monitoring overhead",
@@ -213,9 +227,7 @@ async def bench_jetstream(url: str, pool: ConnectionPool, stream: str, s: Settin
         "+ @with_connection_monitoring",
         "<= 1.02",
     )
-    monitoring.raw_seconds, monitoring.ours_seconds = await interleaved(
-        decorated, monitored, rounds=s.rounds, count=count
-    )
+    monitoring.record(await interleaved(decorated, monitored, rounds=s.rounds, count=count))
     await nc.close()
     return pooled, monitoring
 
@@ -237,7 +249,7 @@ async def bench_kv(url: str, pool: ConnectionPool, bucket: str, s: Settings) -> 
 
     count = max(s.ops // 5, 20)
     pooled = Pair("kv_put", "KV put", "raw kv.put, held handle", "pooled nats_kv_store put", "<= 1.05")
-    pooled.raw_seconds, pooled.ours_seconds = await interleaved(raw, pooled_put, rounds=s.rounds, count=count)
+    pooled.record(await interleaved(raw, pooled_put, rounds=s.rounds, count=count))
     speedup = Pair(
         "kv_per_call",
         "KV put: per-call vs pooled",
@@ -245,8 +257,8 @@ async def bench_kv(url: str, pool: ConnectionPool, bucket: str, s: Settings) -> 
         "per-call nats_kv_store",
         "report",
     )
-    speedup.raw_seconds, speedup.ours_seconds = await interleaved(
-        pooled_put, per_call_put, rounds=max(s.rounds // 3, 2), count=s.connect_ops
+    speedup.record(
+        await interleaved(pooled_put, per_call_put, rounds=max(s.rounds // 3, 2), count=s.connect_ops)
     )
     speedup.notes.append(f"pooled is {speedup.ratio:.1f}x faster")
     await nc.close()
@@ -283,8 +295,8 @@ async def bench_concurrency(url: str, pool: ConnectionPool, stream: str, s: Sett
         ">= 0.9",
         throughput=True,
     )
-    pair.raw_seconds, pair.ours_seconds = await interleaved(
-        run_all(raw_one), run_all(decorated), rounds=max(s.rounds // 2, 2), count=1
+    pair.record(
+        await interleaved(run_all(raw_one), run_all(decorated), rounds=max(s.rounds // 2, 2), count=1)
     )
     pair.notes.append(f"errors: {errors}")
     if errors:
