@@ -197,7 +197,9 @@ def test_log_tail_keeps_early_error_lines(tmp_path):
     ]
 
 
-def test_kill_all_kills_leftovers(tmp_path):
+def test_kill_all_kills_leftovers(tmp_path, monkeypatch):
+    # Only this test's processes: the session's nats-server (and any other) must survive it.
+    monkeypatch.setattr(process_module, "_LIVE", set())
     process = BinaryProcess(sleeper_argv(), str(tmp_path / "log"))
     process.launch()
     pid = process.pid
@@ -206,12 +208,8 @@ def test_kill_all_kills_leftovers(tmp_path):
         def kill(self):
             raise RuntimeError("boom")
 
-    broken = Broken()
-    process_module._LIVE.add(broken)
-    try:
-        process_module.kill_all()
-    finally:
-        process_module._LIVE.discard(broken)
+    process_module._LIVE.add(Broken())
+    process_module.kill_all()
     assert not psutil.pid_exists(pid)
 
 
@@ -225,7 +223,7 @@ def test_pause_resume_wait_for_the_kernel_state(tmp_path):
         assert psutil.Process(process.pid).status() != psutil.STATUS_STOPPED
         started = time.monotonic()
         process._wait_state(stopped=True, timeout=0.1)  # never stops: gives up after the timeout
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 5
     finally:
         process.kill()
     process._wait_state(stopped=True)  # the process is gone: returns at once

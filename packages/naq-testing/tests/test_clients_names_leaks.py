@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from types import SimpleNamespace
 
@@ -22,6 +23,13 @@ from naq.testing import (
 )
 from naq.testing import clients as clients_module
 from naq.testing._ports import free_port
+
+
+async def wait_until(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"condition not reached within {timeout}s"
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +98,67 @@ async def test_factory_passes_test_friendly_defaults(monkeypatch):
     await seen["error_cb"](RuntimeError("x"))  # quiet callbacks are coroutines that do not raise
     await seen["disconnected_cb"]()
     await factory.aclose()  # a failing close is logged, not raised
+
+
+async def test_aclose_survives_nats_py_cancelling_its_own_close(caplog):
+    """nats-py 2.16: closing a client while its reconnect task awaits the dying socket cancels the
+    socket's shared close waiter, and close() raises CancelledError. aclose() must close the client
+    and not pass that on (it used to fail the teardown of a test that stopped its server first).
+    The window is a few event-loop steps after the client notices the server went away, and where
+    exactly depends on the Python version, so close at each step in turn."""
+    caplog.set_level(logging.DEBUG, logger="naq.testing")
+    for extra_steps in range(4):
+        server = NatsServer(jetstream=False).start()
+        factory = NatsClientFactory()
+        nc = await factory(server)
+        server.stop()
+        deadline = time.monotonic() + 20
+        while not nc.is_reconnecting:  # step by step (sleep(0)): the window is that narrow
+            assert time.monotonic() < deadline, "the client did not notice the server stopping"
+            await asyncio.sleep(0)
+        for _ in range(extra_steps):
+            await asyncio.sleep(0)
+        await factory.aclose()
+        assert nc.is_closed
+    assert "nats-py cancelled its own close()" in caplog.text  # the race was hit at least once
+
+
+class HangingClient:
+    is_closed = False
+
+    def __init__(self):
+        self.cancelled = False
+
+    async def close(self):
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+
+async def test_aclose_gives_up_on_a_hanging_close(caplog):
+    factory = NatsClientFactory(close_timeout=0.1)
+    client = HangingClient()
+    factory.clients.append(client)
+    started = time.monotonic()
+    await factory.aclose()
+    assert time.monotonic() - started < 5
+    assert client.cancelled
+    assert "took more than 0.1s" in caplog.text
+
+
+async def test_aclose_passes_on_a_real_cancellation():
+    factory = NatsClientFactory(close_timeout=60)
+    client = HangingClient()
+    factory.clients.append(client)
+    closing = asyncio.ensure_future(factory.aclose())
+    await asyncio.sleep(0.05)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    await asyncio.sleep(0)
+    assert client.cancelled  # the close it started is cancelled too, not left running
 
 
 async def test_factory_error_from_nats_is_not_hidden():
@@ -177,8 +246,12 @@ async def test_leak_check_reports_new_open_connections_only(server):
     assert server in live_servers()
     closed = await nats.connect(server.url)
     leaked = await nats.connect(server.url, name="leaky")
+    closed_cid = closed.client_id
     await closed.close()
     try:
+        # The server drops a closed connection a moment after the client closes it: wait for that
+        # (generously) so the short check below is not racing it.
+        await wait_until(lambda: closed_cid not in {c["cid"] for c in server.connz()["connections"]})
         leaks = await check.check()
         assert [leak.name for leak in leaks] == ["leaky"]
         assert leaks[0].server_url == server.url
@@ -187,6 +260,7 @@ async def test_leak_check_reports_new_open_connections_only(server):
     finally:
         await leaked.close()
         await before.close()
+    check.timeout = 20  # returns as soon as the server has dropped them
     assert await check.check() == []
     await check.assert_no_leaks()
 

@@ -38,6 +38,23 @@ async def quiet(*_args):
     return None
 
 
+async def publish_once(js, subject: str, data: bytes, msg_id: str, timeout: float = 30.0):
+    """Publish until acked, retrying through a stream leader election.
+
+    A retried publish may already have been stored (its ack lost in the election): the
+    ``Nats-Msg-Id`` header makes the retries idempotent, so the stream holds it exactly once and
+    a duplicate's ack carries the original sequence.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await js.publish(subject, data, timeout=1, headers={"Nats-Msg-Id": msg_id})
+        except nats.errors.Error:  # timeouts, no responders, API errors while electing
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
 def test_cluster_shape(healthy):
     assert len(healthy) == 3
     assert len(set(healthy.urls)) == 3
@@ -61,9 +78,12 @@ async def test_client_fails_over_when_its_node_is_killed(healthy):
         dont_randomize=True,
     )
     try:
-        js = nc.jetstream()
+        # Creating an R3 stream waits for its raft group to elect a leader: when the preferred
+        # node's first campaign fails (peers still creating the group on a busy machine) the next
+        # election comes after nats-server's 4-9 s election timeout, past nats-py's 5 s default.
+        js = nc.jetstream(timeout=30)
         await js.add_stream(name="FAILOVER", subjects=["fo.>"], num_replicas=3)
-        await js.publish("fo.1", b"before")
+        assert (await publish_once(js, "fo.1", b"before", "fo-1")).seq == 1
         node = healthy.server_for(nc)
         assert node is healthy.servers[0]
         node.kill()
@@ -72,21 +92,21 @@ async def test_client_fails_over_when_its_node_is_killed(healthy):
         sub = await nc.subscribe("after.kill")
         await nc.publish("after.kill", b"still works")
         assert (await sub.next_msg(timeout=5)).data == b"still works"
-        for _ in range(100):  # the stream may elect a new leader first
-            try:
-                ack = await js.publish("fo.2", b"after", timeout=1)
-                break
-            except nats.errors.Error:  # timeouts, no responders, API errors while electing
-                await asyncio.sleep(0.1)
+        ack = await publish_once(js, "fo.2", b"after", "fo-2")  # the stream may elect a new leader first
         assert ack.seq == 2
+        info = await js.stream_info("FAILOVER")
+        assert (info.state.messages, info.state.last_seq) == (2, 2)
     finally:
         await nc.close()
 
 
 def test_restart_node_rejoins(healthy):
-    node = healthy.kill(1)
+    # A follower: killing the meta leader would add a raft election (4-9 s) to this test.
+    leader = healthy.wait_for_meta_leader()
+    index = next(i for i, server in enumerate(healthy.servers) if server.name != leader)
+    node = healthy.kill(index)
     assert not node.running
-    assert healthy.restart(1) is node
+    assert healthy.restart(index) is node
     assert node.running
     assert node.healthz()
     assert healthy.wait_for_meta_leader()
@@ -120,6 +140,9 @@ def test_server_for_unknown_port(healthy):
 def test_invalid_size():
     with pytest.raises(ValueError, match="size"):
         NatsCluster(size=0)
+    with pytest.raises(ValueError, match="one-node JetStream cluster"):
+        NatsCluster(size=1)
+    assert NatsCluster(size=1, jetstream=False).size == 1
 
 
 def test_cluster_without_jetstream_and_context_manager():

@@ -25,12 +25,13 @@ async def _quiet(*_: Any) -> None:
 
 
 async def settle(nc: Any) -> None:
-    """Make sure the server has every SUB this client sent, before *another* client publishes.
+    """Make sure the server has processed everything this client sent (SUBs, PUBs) before another
+    client acts on it: publishes to its subscriptions, or drains and expects its messages.
 
     nats-py 2.16's ``flush()`` writes its PING straight to the socket while a just-made
-    ``subscribe()`` may still sit in the flusher's buffer, so one ``flush()`` can return before the
-    server knows the subscription (seen in 2-5% of runs on loopback). By the time that first PONG
-    is back the flusher has run, so a second round trip is ordered after the SUB.
+    ``subscribe()`` or ``publish()`` may still sit in the flusher's buffer, so one ``flush()`` can
+    return before the server has it (seen in 2-5% of runs on loopback). By the time that first
+    PONG is back the flusher has run, so a second round trip is ordered after it.
     """
     await nc.flush()
     await nc.flush()

@@ -148,7 +148,7 @@ async def test_core_publish_is_stored_and_request_gets_puback(
 
     name, prefix = stream
     await nc.publish(f"{prefix}.core", b"plain")
-    reply = await nc.request(f"{prefix}.core", b"req", timeout=1)
+    reply = await nc.request(f"{prefix}.core", b"req", timeout=5)
     assert json.loads(reply.data) == {"stream": name, "seq": 2}
     assert (await js.stream_info(name)).state.messages == 2
 
@@ -157,7 +157,7 @@ async def test_js_publish_reaches_core_subscribers(nc: Any, js: Any, stream: tup
     _, prefix = stream
     sub = await nc.subscribe(f"{prefix}.>")
     await js.publish(f"{prefix}.ev", b"seen")
-    assert (await sub.next_msg(timeout=1)).data == b"seen"
+    assert (await sub.next_msg(timeout=5)).data == b"seen"
 
 
 async def test_max_msgs_per_subject_keeps_latest(backend: Backend, js: Any) -> None:

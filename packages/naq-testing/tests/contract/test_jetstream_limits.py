@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import nats.errors
@@ -43,10 +44,16 @@ async def test_max_msg_size(backend: Backend, js: Any) -> None:
 async def test_max_age_expires_messages(backend: Backend, js: Any) -> None:
     name, prefix = backend.name(), backend.subject()
     await js.add_stream(name=name, subjects=[f"{prefix}.>"], max_age=0.3)
-    await js.publish(f"{prefix}.a", b"old")
+    published = time.monotonic()
+    assert (await js.publish(f"{prefix}.a", b"old")).seq == 1
     assert (await js.stream_info(name)).config.duplicate_window == pytest.approx(0.3)
-    await asyncio.sleep(0.6)
-    assert (await js.stream_info(name)).state.messages == 0
+    # Poll (bounded, generous) rather than sleep a fixed time: the expiry timer runs late on a
+    # busy machine. It can never run early, so "gone, and not before max_age" is exact.
+    while (state := (await js.stream_info(name)).state).messages:
+        assert time.monotonic() - published < 10, "the message did not expire within 10 s"
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - published >= 0.3
+    assert (state.last_seq, state.messages) == (1, 0)  # stored, then expired
 
 
 async def test_rollup_needs_permission(js: Any, stream: tuple[str, str]) -> None:
@@ -146,7 +153,7 @@ async def test_ack_policy_none_never_redelivers(backend: Backend, js: Any, strea
     await js.publish(f"{prefix}.job", b"x")
     config = api.ConsumerConfig(ack_policy=api.AckPolicy.NONE, ack_wait=0.2)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"), config=config)
-    await sub.fetch(1, timeout=1)
+    await sub.fetch(1, timeout=5)
     with pytest.raises(nats.errors.TimeoutError):
         await sub.fetch(1, timeout=0.5)
 
@@ -155,24 +162,27 @@ async def test_nak_with_delay(backend: Backend, js: Any, stream: tuple[str, str]
     _, prefix = stream
     await js.publish(f"{prefix}.job", b"x")
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"))
-    (msg,) = await sub.fetch(1, timeout=1)
-    await msg.nak(delay=0.5)
-    with pytest.raises(nats.errors.TimeoutError):
-        await sub.fetch(1, timeout=0.2)
-    (again,) = await sub.fetch(1, timeout=2)
+    (msg,) = await sub.fetch(1, timeout=5)
+    await msg.nak(delay=1.0)
+    with pytest.raises(nats.errors.TimeoutError):  # 0.7 s of slack before the redelivery is due
+        await sub.fetch(1, timeout=0.3)
+    (again,) = await sub.fetch(1, timeout=5)
     assert again.metadata.num_delivered == 2
 
 
 async def test_in_progress_extends_ack_wait(backend: Backend, js: Any, stream: tuple[str, str]) -> None:
     _, prefix = stream
     await js.publish(f"{prefix}.job", b"x")
-    config = api.ConsumerConfig(ack_wait=1.0)
+    # Delivered at t=0 with ack_wait 2 s; in_progress() at t=1 moves the redelivery to t=3. The
+    # fetch covers t=1..2.3: past the first deadline (t=2), with 0.7 s of slack before the
+    # extended one; in_progress() has 1 s of slack to arrive before the first deadline.
+    config = api.ConsumerConfig(ack_wait=2.0)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"), config=config)
-    (msg,) = await sub.fetch(1, timeout=1)
-    await asyncio.sleep(0.5)
+    (msg,) = await sub.fetch(1, timeout=5)
+    await asyncio.sleep(1.0)
     await msg.in_progress()
     with pytest.raises(nats.errors.TimeoutError):
-        await sub.fetch(1, timeout=0.7)  # t=1.2: past the first ack_wait, not past the extended one
+        await sub.fetch(1, timeout=1.3)
     await msg.ack()
 
 
@@ -181,9 +191,9 @@ async def test_max_deliver_stops_redelivery(backend: Backend, js: Any, stream: t
     await js.publish(f"{prefix}.job", b"x")
     config = api.ConsumerConfig(max_deliver=2)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"), config=config)
-    (msg,) = await sub.fetch(1, timeout=1)
+    (msg,) = await sub.fetch(1, timeout=5)
     await msg.nak()
-    (again,) = await sub.fetch(1, timeout=1)
+    (again,) = await sub.fetch(1, timeout=5)
     await again.nak()
     with pytest.raises(nats.errors.TimeoutError):
         await sub.fetch(1, timeout=0.3)
@@ -214,8 +224,8 @@ async def test_pull_subscribe_bind_shares_consumer(
     await js.add_consumer(name, durable_name=durable, filter_subject=f"{prefix}.job")
     one = await js.pull_subscribe_bind(durable, stream=name)
     two = await js.pull_subscribe_bind(durable, stream=name)
-    first = await one.fetch(1, timeout=1)
-    second = await two.fetch(1, timeout=1)
+    first = await one.fetch(1, timeout=5)
+    second = await two.fetch(1, timeout=5)
     assert [m.data for m in first + second] == [b"0", b"1"]
     names = [c.name for c in await js.consumers_info(name)]
     assert names == [durable]

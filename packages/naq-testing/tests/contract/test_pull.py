@@ -56,7 +56,7 @@ async def test_fetch_waits_for_a_later_message(backend: Backend, js: Any, stream
         await js.publish(f"{prefix}.job", b"late")
 
     task = asyncio.create_task(later())
-    msgs = await sub.fetch(1, timeout=2)
+    msgs = await sub.fetch(1, timeout=5)
     await task
     assert [m.data for m in msgs] == [b"late"]
 
@@ -78,9 +78,9 @@ async def test_nak_redelivers(backend: Backend, js: Any, stream: tuple[str, str]
     _, prefix = stream
     await _publish(js, f"{prefix}.job", 1)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"))
-    (msg,) = await sub.fetch(1, timeout=1)
+    (msg,) = await sub.fetch(1, timeout=5)
     await msg.nak()
-    (again,) = await sub.fetch(1, timeout=1)
+    (again,) = await sub.fetch(1, timeout=5)
     assert again.data == msg.data
     assert again.metadata.num_delivered == 2
     assert again.metadata.sequence.stream == 1
@@ -94,8 +94,8 @@ async def test_unacked_message_redelivered_after_ack_wait(
     await _publish(js, f"{prefix}.job", 1)
     config = api.ConsumerConfig(ack_wait=0.3)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"), config=config)
-    (first,) = await sub.fetch(1, timeout=1)
-    (second,) = await sub.fetch(1, timeout=2)
+    (first,) = await sub.fetch(1, timeout=5)
+    (second,) = await sub.fetch(1, timeout=5)
     assert second.data == first.data
     assert second.metadata.num_delivered == 2
 
@@ -105,7 +105,7 @@ async def test_term_stops_redelivery(backend: Backend, js: Any, stream: tuple[st
     await _publish(js, f"{prefix}.job", 1)
     config = api.ConsumerConfig(ack_wait=0.2)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"), config=config)
-    (msg,) = await sub.fetch(1, timeout=1)
+    (msg,) = await sub.fetch(1, timeout=5)
     await msg.term()
     with pytest.raises(nats.errors.TimeoutError):
         await sub.fetch(1, timeout=0.5)
@@ -115,7 +115,7 @@ async def test_double_ack_is_an_error(backend: Backend, js: Any, stream: tuple[s
     _, prefix = stream
     await _publish(js, f"{prefix}.job", 1)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"))
-    (msg,) = await sub.fetch(1, timeout=1)
+    (msg,) = await sub.fetch(1, timeout=5)
     await msg.ack()
     with pytest.raises(nats.errors.MsgAlreadyAckdError):
         await msg.ack()
@@ -125,7 +125,7 @@ async def test_ack_sync(backend: Backend, js: Any, stream: tuple[str, str]) -> N
     _, prefix = stream
     await _publish(js, f"{prefix}.job", 1)
     sub = await js.pull_subscribe(f"{prefix}.job", durable=backend.name("C"))
-    (msg,) = await sub.fetch(1, timeout=1)
+    (msg,) = await sub.fetch(1, timeout=5)
     await msg.ack_sync(timeout=1)
     assert msg.is_acked
     assert (await sub.consumer_info()).num_ack_pending == 0
@@ -136,7 +136,7 @@ async def test_durable_consumer_resumes(backend: Backend, js: Any, stream: tuple
     await _publish(js, f"{prefix}.job", 3)
     durable = backend.name("C")
     first = await js.pull_subscribe(f"{prefix}.job", durable=durable)
-    (msg,) = await first.fetch(1, timeout=1)
+    (msg,) = await first.fetch(1, timeout=5)
     await msg.ack()
     await first.unsubscribe()
     second = await js.pull_subscribe(f"{prefix}.job", durable=durable)

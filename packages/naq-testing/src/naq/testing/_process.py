@@ -82,7 +82,7 @@ class BinaryProcess:
         self.paused = False
         self._wait_state(stopped=False)
 
-    def _wait_state(self, stopped: bool, timeout: float = 2.0) -> None:
+    def _wait_state(self, stopped: bool, timeout: float = 5.0) -> None:
         # Signal delivery is asynchronous: without this, a test right after pause() can still
         # be answered by the server.
         if self.proc is None:

@@ -88,9 +88,32 @@ class NatsClientFactory:
         """Close every client still open (each bounded by ``close_timeout``); never raises."""
         clients, self.clients = self.clients, []
         for client in reversed(clients):
-            if client.is_closed:
-                continue
-            try:
-                await asyncio.wait_for(client.close(), self.close_timeout)
-            except Exception as exc:
-                logger.warning("naq-testing: closing a test client failed: %s", exc)
+            if not client.is_closed:
+                await _close_quietly(client, self.close_timeout)
+
+
+async def _close_quietly(client: Any, timeout: float) -> None:
+    """``await client.close()`` bounded by ``timeout``; failures are logged, never raised.
+
+    ``close()`` runs in a task of its own so that a ``CancelledError`` nats-py raises *inside* it
+    is not mistaken for a cancellation of the caller. nats-py 2.16 raises one when the client is
+    closed while its reconnect task awaits the closing socket (the server just went away, e.g. a
+    test stopped it before its clients): ``close()`` cancels that task, which cancels the socket's
+    shared close-waiter future, and ``close()`` then awaits the same, now cancelled, future. The
+    client is closed by then (status, socket and tasks), only its close callbacks are skipped.
+    A real cancellation of the caller still propagates (and cancels the close).
+    """
+    closer = asyncio.ensure_future(client.close())
+    try:
+        done, _ = await asyncio.wait({closer}, timeout=timeout)
+    except asyncio.CancelledError:
+        closer.cancel()
+        raise
+    if not done:
+        closer.cancel()
+        await asyncio.wait({closer}, timeout=1.0)
+        logger.warning("naq-testing: closing a test client took more than %gs; abandoned", timeout)
+    elif closer.cancelled():
+        logger.debug("naq-testing: nats-py cancelled its own close() (closed while reconnecting)")
+    elif closer.exception() is not None:
+        logger.warning("naq-testing: closing a test client failed: %s", closer.exception())

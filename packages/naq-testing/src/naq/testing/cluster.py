@@ -41,6 +41,11 @@ class NatsCluster:
     ) -> None:
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be an int >= 1; got {size!r}")
+        if size == 1 and jetstream:
+            raise ValueError(
+                "a one-node JetStream cluster cannot start (nats-server needs routes for clustered "
+                "JetStream): use size >= 2, jetstream=False, or a plain NatsServer"
+            )
         self.size = size
         self.jetstream = jetstream
         self.name = name or f"naq-{uuid.uuid4().hex[:8]}"

@@ -175,11 +175,16 @@ def nats_server_factory(nats_settings: Settings) -> Iterator[NatsServerFactory]:
 
 @pytest_asyncio.fixture
 async def nats_client_factory(
-    request: pytest.FixtureRequest, nats_settings: Settings
+    request: pytest.FixtureRequest,
+    nats_settings: Settings,
+    nats_server_factory: NatsServerFactory,
+    nats_cluster_factory: NatsClusterFactory,
 ) -> AsyncIterator[NatsClientFactory]:
     """``await nats_client_factory(server_or_url=None, **connect_options)``; clients closed after the test.
 
-    Without a target it connects to the session ``nats_server`` (started on first use).
+    Without a target it connects to the session ``nats_server`` (started on first use). It depends
+    on the server and cluster factories only for the teardown order: its clients are closed while
+    the servers those factories started are still up (no reconnect attempts at teardown).
     """
 
     def default_server() -> NatsServer:
