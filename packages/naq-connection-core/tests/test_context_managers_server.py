@@ -6,6 +6,8 @@ import asyncio
 import gc
 import logging
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -532,3 +534,45 @@ async def test_tls_failure_is_decisive_not_a_timeout(tls_server: Any, plain: boo
     assert isinstance(caught.value.__cause__, ssl.SSLError)
     assert not is_transient(caught.value)
     await wait_for_clients(tls_server, 0)
+
+
+_CLOSE_RACE_SCRIPT = """
+import asyncio
+from naq.connection import NatsConfig
+from naq.connection import context_managers as cm
+from naq.testing import NatsServer
+
+async def attempt(steps):
+    server = NatsServer(jetstream=False).start()
+    try:
+        nc = await cm.open_connection(NatsConfig(servers=server.url))
+        server.stop()
+        while not nc.is_reconnecting:  # step by step, to close at the racy moment
+            await asyncio.sleep(0)
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        try:
+            await cm.close_connection(nc)
+        except asyncio.CancelledError:
+            return "CancelledError"
+        return "closed" if nc.is_closed else "open"
+    finally:
+        server.stop()
+
+async def main():
+    print([await attempt(steps) for steps in range(4)])
+
+asyncio.run(main())
+"""
+
+
+def test_close_right_after_the_server_went_away_does_not_raise() -> None:
+    """Regression: nats-py's close() raises a CancelledError of its own when it runs while its
+    reconnect task awaits the dying socket. That is not a cancellation of the caller; on Python
+    3.10 (no Task.cancelling()) core used to re-raise it into the caller's code. A fresh process
+    (a plain asyncio.run loop) is where the race reproduces reliably."""
+    result = subprocess.run(
+        [sys.executable, "-c", _CLOSE_RACE_SCRIPT], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['closed', 'closed', 'closed', 'closed']", result.stdout

@@ -311,7 +311,10 @@ async def close_connection(conn: Client, *, drain: bool = False, timeout: float 
                 # timeout the socket is aborted, which ends every wait inside nats-py's close().
                 timer = asyncio.get_running_loop().call_later(timeout, _close_overdue, conn, timeout)
                 try:
-                    await conn.close()
+                    if _TASKS_COUNT_CANCELS:
+                        await conn.close()
+                    else:
+                        await _close_in_own_task(conn)
                 finally:
                     timer.cancel()
         except CancelledError as exc:
@@ -326,6 +329,34 @@ async def close_connection(conn: Client, *, drain: bool = False, timeout: float 
             _closed_without_waiting(conn, state, exc)
     if state is not None:
         state.on_closed()
+
+
+_TASKS_COUNT_CANCELS = hasattr(asyncio.Task, "cancelling")  # Python 3.11+
+
+
+class _CloseCancelledInside(Exception):
+    """nats-py's ``close()`` raised a ``CancelledError`` that nobody asked for (see below)."""
+
+
+async def _close_in_own_task(conn: Client) -> None:
+    """Python 3.10: run ``conn.close()`` in a task of its own, to tell its CancelledErrors apart.
+
+    On 3.10 a task cannot say whether it was asked to cancel (no ``Task.cancelling()``), and nats-py
+    2.16's ``close()`` raises a ``CancelledError`` of its own when the client is closed while its
+    reconnect task awaits a socket that is closing (the server just went away): ``close()`` cancels
+    that task, which cancels the socket's shared close-waiter, then awaits that same future. In a
+    task of its own, such an error shows as a cancelled task while ``asyncio.wait`` returns
+    normally; a real cancellation of the caller interrupts ``asyncio.wait`` instead.
+    """
+    closer = asyncio.ensure_future(conn.close())
+    try:
+        await asyncio.wait({closer})
+    except CancelledError:
+        closer.cancel()
+        raise
+    if closer.cancelled():
+        raise _CloseCancelledInside("nats-py cancelled its own close()")
+    closer.result()
 
 
 def _cancel_requested() -> bool:
