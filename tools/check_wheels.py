@@ -10,6 +10,7 @@ Checks, each failing the run with a message naming the file:
 3. Each wheel installed alone in a fresh venv (our other wheels found only through ``--find-links``
    dist/) pulls in exactly the naq distributions it depends on, and its modules import:
    core alone pulls nothing of ours; utils pulls core; decorators pulls core and utils; naq-testing none.
+4. naq-testing alone: a user's ``async def test_x(nats_client)`` runs against a real server.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Distribution:
     imports: tuple[str, ...]
     typed_marker: str
     smoke_commands: tuple[tuple[str, ...], ...] = ()
+    smoke_test: str | None = None
+    """A pytest file run in the fresh venv (no config: pytest-asyncio's default strict mode)."""
 
     @property
     def folder(self) -> Path:
@@ -79,6 +82,15 @@ DISTRIBUTIONS = (
         ("naq.testing", "naq.testing.plugin", "naq.testing.fake"),
         "naq/testing/py.typed",
         (("nats-server", "--version"),),
+        smoke_test="""
+async def test_a_user_gets_a_real_server(nats_client):
+    sub = await nats_client.subscribe("smoke.subject")
+    await nats_client.flush()
+    await nats_client.flush()  # nats-py can send the PING before the SUB: flush twice
+    await nats_client.publish("smoke.subject", b"hello")
+    msg = await sub.next_msg(timeout=5)
+    assert msg.data == b"hello"
+""",
     ),
 )
 
@@ -152,6 +164,14 @@ def smoke_install(dist: Distribution, wheel: Path) -> None:
             run([str(python), "-c", code], cwd=tmp)
         for command in dist.smoke_commands:
             run([str(venv / "bin" / command[0]), *command[1:]], cwd=tmp)
+        if dist.smoke_test is not None:
+            test_dir = Path(tmp) / "user_project"
+            test_dir.mkdir()
+            (test_dir / "test_smoke.py").write_text(dist.smoke_test, encoding="utf-8")
+            result = run(
+                [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_smoke.py"], cwd=test_dir
+            )
+            print(result.stdout.strip().splitlines()[-1])
         print(f"ok   {wheel.name} installs alone, pulls {sorted(ours) or 'nothing of ours'}, imports")
 
 
