@@ -403,29 +403,17 @@ def _close_timeout(state: Lifecycle | None, drain: bool) -> float:
 # ---------------------------------------------------------------------------------------- connection
 
 
-class _Connection:
-    """``async with nats_connection(...) as nc``: open on enter, always close on exit."""
+class _OwnedOrBorrowed:
+    """Exit half of the context managers: give a pool borrow back, or close the connection we opened.
 
-    __slots__ = ("_borrow", "_config", "_conn", "_pool")
+    Subclasses set ``_conn`` (a connection they opened) or ``_borrow`` (a pool borrow they entered).
+    """
 
-    def __init__(self, config: Config | NatsConfig | str | None, pool: ConnectionPool | None) -> None:
-        self._config = config
-        self._pool = pool
+    __slots__ = ("_borrow", "_conn")
+
+    def __init__(self) -> None:
         self._conn: Client | None = None
         self._borrow: Any = None
-
-    async def __aenter__(self) -> Client:
-        pool = self._pool
-        if pool is None:
-            config = _resolve(self._config)
-            if not config.reuse_connections:
-                conn = self._conn = await open_connection(config)
-                return conn
-            pool = _default_pool(config)
-        borrow = pool.connection()
-        conn = await borrow.__aenter__()
-        self._borrow = borrow
-        return conn
 
     async def __aexit__(
         self,
@@ -442,6 +430,30 @@ class _Connection:
         if conn is not None:
             self._conn = None
             await close_connection(conn)
+
+
+class _Connection(_OwnedOrBorrowed):
+    """``async with nats_connection(...) as nc``: open on enter, always close on exit."""
+
+    __slots__ = ("_config", "_pool")
+
+    def __init__(self, config: Config | NatsConfig | str | None, pool: ConnectionPool | None) -> None:
+        super().__init__()
+        self._config = config
+        self._pool = pool
+
+    async def __aenter__(self) -> Client:
+        pool = self._pool
+        if pool is None:
+            config = _resolve(self._config)
+            if not config.reuse_connections:
+                conn = self._conn = await open_connection(config)
+                return conn
+            pool = _default_pool(config)
+        borrow = pool.connection()
+        conn = await borrow.__aenter__()
+        self._borrow = borrow
+        return conn
 
 
 def nats_connection(
@@ -493,10 +505,10 @@ def jetstream_context(conn: Client, **jetstream_options: Any) -> _JetStreamConte
     return _JetStreamContext(conn, jetstream_options)
 
 
-class _JetStream:
+class _JetStream(_OwnedOrBorrowed):
     """``async with nats_jetstream(...) as (nc, js)``."""
 
-    __slots__ = ("_borrow", "_config", "_conn", "_options", "_pool")
+    __slots__ = ("_config", "_options", "_pool")
 
     def __init__(
         self,
@@ -504,11 +516,10 @@ class _JetStream:
         pool: ConnectionPool | None,
         options: dict[str, Any],
     ) -> None:
+        super().__init__()
         self._config = config
         self._pool = pool
         self._options = options
-        self._conn: Client | None = None
-        self._borrow: Any = None
 
     async def __aenter__(self) -> tuple[Client, JetStreamContext]:
         pool = self._pool
@@ -528,22 +539,6 @@ class _JetStream:
         js = await borrow.__aenter__()
         self._borrow = borrow
         return js._nc, js  # the pool's cached context; nats-py keeps its client in ``_nc``
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        borrow = self._borrow
-        if borrow is not None:
-            self._borrow = None
-            await borrow.__aexit__(exc_type, exc, tb)
-            return
-        conn = self._conn
-        if conn is not None:
-            self._conn = None
-            await close_connection(conn)
 
 
 def nats_jetstream(
@@ -596,10 +591,10 @@ async def _bind_bucket(
         return await js.object_store(bucket)
 
 
-class _Bucket(Generic[_H]):
+class _Bucket(_OwnedOrBorrowed, Generic[_H]):
     """``async with nats_kv_store(b) as kv`` / ``nats_object_store(b) as store``."""
 
-    __slots__ = ("_borrow", "_bucket", "_config", "_conn", "_create", "_kind", "_options", "_pool")
+    __slots__ = ("_bucket", "_config", "_create", "_kind", "_options", "_pool")
 
     def __init__(
         self,
@@ -610,14 +605,13 @@ class _Bucket(Generic[_H]):
         pool: ConnectionPool | None,
         options: dict[str, Any],
     ) -> None:
+        super().__init__()
         self._kind = kind
         self._bucket = bucket
         self._config = config
         self._create = create
         self._pool = pool
         self._options = options
-        self._conn: Client | None = None
-        self._borrow: Any = None
 
     async def __aenter__(self) -> _H:
         pool = self._pool
@@ -653,22 +647,6 @@ class _Bucket(Generic[_H]):
                 assert pool is not None
                 used = pool.config
             raise jetstream_unavailable(used.redacted_servers()) from exc
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        borrow = self._borrow
-        if borrow is not None:
-            self._borrow = None
-            await borrow.__aexit__(exc_type, exc, tb)
-            return
-        conn = self._conn
-        if conn is not None:
-            self._conn = None
-            await close_connection(conn)
 
 
 def _bucket_args(
