@@ -84,15 +84,19 @@ class Pair:
 
 @dataclass
 class Settings:
+    """Many short interleaved rounds: the median of per-round paired ratios is then tight (a
+    round's noise is a few per cent on a shared machine; over 101 rounds the median moves < 1%)."""
+
     rounds: int
-    ops: int  # operations per round for cheap operations
-    connect_ops: int  # per round for connect/close
+    ops: int  # core publishes per round
+    js_ops: int  # JetStream publishes / KV puts per round (a server round trip each)
+    connect_ops: int  # connect/close cycles per round
     concurrent: int
     cycles: int  # open/close cycles for the leak check
 
 
-FULL = Settings(rounds=21, ops=5_000, connect_ops=50, concurrent=1_000, cycles=10_000)
-SMOKE = Settings(rounds=3, ops=200, connect_ops=5, concurrent=100, cycles=200)
+FULL = Settings(rounds=101, ops=2_000, js_ops=200, connect_ops=10, concurrent=1_000, cycles=10_000)
+SMOKE = Settings(rounds=3, ops=200, js_ops=40, connect_ops=5, concurrent=100, cycles=200)
 
 
 async def time_per_op(op: Op, count: int, *, flush: Callable[[], Awaitable[Any]] | None = None) -> float:
@@ -188,7 +192,7 @@ async def bench_publish(url: str, pool: ConnectionPool, s: Settings) -> tuple[Pa
         await interleaved(
             decorated,
             per_call,
-            rounds=max(s.rounds // 3, 2),
+            rounds=max(s.rounds // 10, 2),
             count=s.connect_ops,
             flush=(pool_flush, pool_flush),
         )
@@ -215,7 +219,7 @@ async def bench_jetstream(url: str, pool: ConnectionPool, stream: str, s: Settin
     async def monitored(jsc: Any) -> None:
         await jsc.publish(subject, b"job")
 
-    count = max(s.ops // 5, 20)
+    count = s.js_ops
     pooled = Pair(
         "js_publish", "JetStream publish", "raw js.publish", "pooled @with_jetstream_context", "<= 1.05"
     )
@@ -247,7 +251,7 @@ async def bench_kv(url: str, pool: ConnectionPool, bucket: str, s: Settings) -> 
         async with nats_kv_store(bucket, url) as store:
             await store.put("job-1", b"done")
 
-    count = max(s.ops // 5, 20)
+    count = s.js_ops
     pooled = Pair("kv_put", "KV put", "raw kv.put, held handle", "pooled nats_kv_store put", "<= 1.05")
     pooled.record(await interleaved(raw, pooled_put, rounds=s.rounds, count=count))
     speedup = Pair(
@@ -258,7 +262,7 @@ async def bench_kv(url: str, pool: ConnectionPool, bucket: str, s: Settings) -> 
         "report",
     )
     speedup.record(
-        await interleaved(pooled_put, per_call_put, rounds=max(s.rounds // 3, 2), count=s.connect_ops)
+        await interleaved(pooled_put, per_call_put, rounds=max(s.rounds // 10, 2), count=s.connect_ops)
     )
     speedup.notes.append(f"pooled is {speedup.ratio:.1f}x faster")
     await nc.close()
@@ -296,7 +300,7 @@ async def bench_concurrency(url: str, pool: ConnectionPool, stream: str, s: Sett
         throughput=True,
     )
     pair.record(
-        await interleaved(run_all(raw_one), run_all(decorated), rounds=max(s.rounds // 2, 2), count=1)
+        await interleaved(run_all(raw_one), run_all(decorated), rounds=max(s.rounds // 10, 2), count=1)
     )
     pair.notes.append(f"errors: {errors}")
     if errors:
