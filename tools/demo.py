@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import time
 import uuid
@@ -139,6 +140,7 @@ async def job_flow(url: str, jobs: int) -> None:
 
             await create_queue()
             for done in range(1, jobs + 1):
+                check_interrupt()
                 await enqueue(done)
                 if done % max(jobs // 20, 1) == 0 or done == jobs:
                     progress("enqueued", done, jobs)
@@ -154,6 +156,7 @@ async def job_flow(url: str, jobs: int) -> None:
             async with pool.jetstream() as js:
                 consumer = await js.pull_subscribe(f"{subject}.>", durable=f"worker_{suffix}")
                 while processed < jobs:
+                    check_interrupt()
                     for msg in await consumer.fetch(batch=min(100, jobs - processed), timeout=5):
                         await write_status(msg.data.decode(), b"done")
                         await msg.ack()
@@ -203,6 +206,38 @@ async def job_flow(url: str, jobs: int) -> None:
         disable_monitoring()
 
 
+class Interrupted(Exception):
+    """Ctrl-C: unwinds the demo through its ``async with`` / ``finally`` blocks."""
+
+
+_interrupted = False
+
+
+def check_interrupt() -> None:
+    """Stop at the next job after Ctrl-C even if a library swallowed the task's cancellation
+    (nats-py catches CancelledError in places, so a cancel alone may not end a long loop)."""
+    if _interrupted:
+        raise Interrupted
+
+
+async def run_until_interrupted(url: str, jobs: int) -> None:
+    """``job_flow`` with Ctrl-C turned into a cancellation of it (and a flag the loops check)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def on_sigint() -> None:
+        global _interrupted
+        _interrupted = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        await job_flow(url, jobs)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -214,8 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     step("0. NATS server")
     try:
         with server_url() as url:
-            asyncio.run(job_flow(url, args.jobs))
-    except KeyboardInterrupt:
+            asyncio.run(run_until_interrupted(url, args.jobs))
+    except (KeyboardInterrupt, Interrupted, asyncio.CancelledError):
+        print("\ninterrupted: everything opened was closed", file=sys.stderr)
+        return 130
+    if _interrupted:  # cancelled work that finished anyway is still an interrupted run
         print("\ninterrupted: everything opened was closed", file=sys.stderr)
         return 130
     print("\ndemo finished: every connection closed, embedded server stopped")
