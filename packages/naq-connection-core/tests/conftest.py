@@ -1,6 +1,7 @@
 """Shared fixtures of naq-connection-core's tests.
 
-- every test starts and ends with no event listeners and a fresh global config;
+- every test starts and ends with no event listeners and a fresh global config, and runs with no
+  ``NAQ_*`` variable from the caller's environment;
 - ``events_log``: the connection events emitted during the test, in order;
 - ``refused_url``: a 127.0.0.1 port nothing listens on (connections are refused at once);
 - ``blackhole_url``: a 127.0.0.1 listener whose kernel accepts TCP connections that nobody ever
@@ -13,6 +14,7 @@ nats-server itself comes from naq-testing's fixtures (``nats_server``, ``nats_ur
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 
@@ -24,7 +26,10 @@ from naq.connection.events import ConnectionEvent
 
 
 @pytest.fixture(autouse=True)
-def _isolated_core_state() -> Iterator[None]:
+def _isolated_core_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("NAQ_"):
+            monkeypatch.delenv(name)
     events.clear_listeners()
     reset_config()
     yield

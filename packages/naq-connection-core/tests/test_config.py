@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import os
 import pickle
 import ssl
 from pathlib import Path
@@ -13,22 +12,12 @@ from typing import Any
 
 import pytest
 
-from naq.connection.config import Config, NatsConfig, TLSConfig, reset_config
+from naq.connection.config import Config, NatsConfig, TLSConfig
 from naq.connection.errors import NaqConfigError, NaqConnectionError
 
 pytestmark = pytest.mark.unit
 
 SECRET = "Sup3rS3cretValue"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in list(os.environ):
-        if name.startswith("NAQ_"):
-            monkeypatch.delenv(name)
-    reset_config()
-    yield
-    reset_config()
 
 
 def _file(tmp_path: Path, name: str, text: str = "x") -> str:

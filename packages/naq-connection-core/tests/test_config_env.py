@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from naq.connection._env import ENV_VARS
-from naq.connection.config import NatsConfig, load_config, reset_config
+from naq.connection.config import NatsConfig, load_config
 from naq.connection.errors import NaqConfigError
 
 pytestmark = pytest.mark.unit
 
 SECRET = "Env-S3cret-Value"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in list(os.environ):
-        if name.startswith("NAQ_"):
-            monkeypatch.delenv(name)
-    reset_config()
-    yield
-    reset_config()
 
 
 # variable -> (value, attribute path, expected)

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from naq.connection.config import NatsConfig, TLSConfig, load_config, reset_config
+from naq.connection.config import NatsConfig, TLSConfig, load_config
 from naq.connection.errors import NaqConfigError
 
 pytestmark = pytest.mark.unit
 
 SECRET = "File-S3cret-Value"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in list(os.environ):
-        if name.startswith("NAQ_"):
-            monkeypatch.delenv(name)
-    reset_config()
-    yield
-    reset_config()
 
 
 def write(tmp_path: Path, text: str, name: str = "naq.yaml") -> Path:

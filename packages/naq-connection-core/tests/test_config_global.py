@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,6 @@ from naq.connection.config import (
 from naq.connection.errors import NaqConfigError
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in list(os.environ):
-        if name.startswith("NAQ_"):
-            monkeypatch.delenv(name)
-    reset_config()
-    yield
-    reset_config()
 
 
 def test_get_config_defaults_and_cache(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,11 +8,9 @@ raised an error meaning a cached bucket handle is stale.
 
 from __future__ import annotations
 
-from threading import get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from naq.connection import events as _events
 from naq.connection._pool_slot import Slot, is_stale_bucket_error
 
 if TYPE_CHECKING:
@@ -44,17 +42,8 @@ class ConnectionBorrow:
 
     async def __aenter__(self) -> Client:
         pool = self._pool
-        # Hot path inlined (see ConnectionPool._fast_slot); anything else goes to _checkout.
-        loop: Any = pool._loop_ref()
-        slot = pool._fast_slot
-        if slot is None or loop is None or loop._thread_id != get_ident():
-            slot = pool._checkout()
-        conn = slot.conn
-        if conn is None or conn.is_closed:
-            conn = await pool._connect(slot)
-        pool._borrows += 1
-        if _events.has_listeners():
-            pool._emit_borrowed(slot)
+        slot, conn = await pool._ready()
+        pool._lent(slot)
         return conn
 
     async def __aexit__(
@@ -77,18 +66,10 @@ class JetStreamBorrow:
 
     async def __aenter__(self) -> JetStreamContext:
         pool = self._pool
-        loop: Any = pool._loop_ref()
-        slot = pool._fast_slot
-        if slot is None or loop is None or loop._thread_id != get_ident():
-            slot = pool._checkout()
-        conn = slot.conn
-        if conn is None or conn.is_closed:
-            conn = await pool._connect(slot)
+        slot, conn = await pool._ready()
         options = self._options
         js = slot.jetstream_with(conn, options) if options else slot.jetstream(conn)
-        pool._borrows += 1
-        if _events.has_listeners():
-            pool._emit_borrowed(slot)
+        pool._lent(slot)
         return js
 
     async def __aexit__(
@@ -128,13 +109,7 @@ class BucketBorrow(Generic[_H]):
 
     async def __aenter__(self) -> _H:
         pool = self._pool
-        loop: Any = pool._loop_ref()
-        slot = pool._fast_slot
-        if slot is None or loop is None or loop._thread_id != get_ident():
-            slot = pool._checkout()
-        conn = slot.conn
-        if conn is None or conn.is_closed:
-            conn = await pool._connect(slot)
+        slot, conn = await pool._ready()
         cache: dict[str, Any] = slot.kv if self._kind is KV else slot.objects
         handle: _H | None = cache.get(self._bucket)
         if handle is None:
@@ -143,9 +118,7 @@ class BucketBorrow(Generic[_H]):
             )
         self._slot = slot
         self._handle = handle
-        pool._borrows += 1
-        if _events.has_listeners():
-            pool._emit_borrowed(slot)
+        pool._lent(slot)
         return handle
 
     async def __aexit__(

@@ -203,16 +203,8 @@ class ConnectionPool:
 
         Pooled connections are shared, so there is nothing to give back: do not close it.
         """
-        loop: Any = self._loop_ref()
-        slot = self._fast_slot
-        if slot is None or loop is None or loop._thread_id != get_ident():
-            slot = self._checkout()
-        conn = slot.conn
-        if conn is None or conn.is_closed:
-            conn = await self._connect(slot)
-        self._borrows += 1
-        if _events.has_listeners():
-            self._emit_borrowed(slot)
+        slot, conn = await self._ready()
+        self._lent(slot)
         return conn
 
     def acquire_nowait(self) -> Client | None:
@@ -233,8 +225,9 @@ class ConnectionPool:
         conn = slot.conn
         if conn is None or conn.is_closed:
             return None
+        # _lent(slot), inlined: this is the hottest path (a pooled decorated publish)
         self._borrows += 1
-        if _events._listeners:  # has_listeners(), minus a call on the hottest path
+        if _events._listeners:
             self._emit_borrowed(slot)
         return conn
 
@@ -383,6 +376,28 @@ class ConnectionPool:
             f"from another event loop ({type(loop).__name__} at {id(loop):#x}): create one "
             "ConnectionPool per event loop, or use get_default_pool() which keeps one per loop"
         )
+
+    async def _ready(self) -> tuple[Slot, Client]:
+        """The slot to lend next and its live connection, connecting (or replacing) it if needed.
+
+        The fast path -- one slot, bound to this thread's running loop, connection live -- is a few
+        attribute reads with no suspension: ``loop._thread_id == get_ident()`` means a loop runs
+        in this thread and only one can (see ``_fast_slot``). Anything else goes to ``_checkout``.
+        """
+        loop: Any = self._loop_ref()
+        slot = self._fast_slot
+        if slot is None or loop is None or loop._thread_id != get_ident():
+            slot = self._checkout()
+        conn = slot.conn
+        if conn is None or conn.is_closed:
+            conn = await self._connect(slot)
+        return slot, conn
+
+    def _lent(self, slot: Slot) -> None:
+        """Count a borrow of ``slot`` (and tell listeners, if any)."""
+        self._borrows += 1
+        if _events._listeners:
+            self._emit_borrowed(slot)
 
     async def _connect(self, slot: Slot) -> Client:
         """Connect (or replace) ``slot``'s connection; concurrent callers share one attempt."""
