@@ -266,3 +266,9 @@ def test_decisive_errors() -> None:
             raise RuntimeError("no")
 
     assert not is_decisive(Unprintable())
+
+
+def test_installed_nats_py_keeps_its_callbacks_where_core_installs_them_late() -> None:
+    """The fast path of ``LATE_CALLBACKS`` is on with the nats-py we test against: if a release moved
+    the callback attributes, this fails instead of the fast path silently switching off."""
+    assert _connect.LATE_CALLBACKS is True

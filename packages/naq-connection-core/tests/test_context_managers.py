@@ -18,8 +18,8 @@ import nats.js.errors
 import pytest
 
 import naq.connection._lifecycle as lifecycle_module
+from naq.connection import _watchdog, events
 from naq.connection import context_managers as cm
-from naq.connection import events
 from naq.connection.config import Config, NatsConfig
 from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
 from naq.connection.events import ConnectionEventKind as Kind
@@ -391,9 +391,19 @@ async def test_close_timeouts_come_from_the_connection_config(
     nc = await cm.open_connection(config)
     state = lifecycle_module.lifecycle_of(nc)
     assert state is not None
-    assert cm._close_timeout(state, drain=False) == 1.5 + 0.25  # flush + reconnect wait
-    assert cm._close_timeout(state, drain=True) == 4.0 + 1.5  # drain + flush
-    assert cm._close_timeout(None, drain=False) == cm._DEFAULT_CLOSE_TIMEOUT
+    assert state.plan.close_timeout == 1.5 + 0.25  # flush + reconnect wait
+    assert state.plan.drain_close_timeout == 4.0 + 1.5  # drain + flush
+    bounds: list[float] = []
+    real_watch = _watchdog.Watchdog.watch
+
+    def recording_watch(self: _watchdog.Watchdog, delay: float, callback: Any) -> int:
+        bounds.append(delay)
+        return real_watch(self, delay, callback)
+
+    monkeypatch.setattr(_watchdog.Watchdog, "watch", recording_watch)
+    await cm.close_connection(nc)
+    await cm.close_connection(make_conn())  # not opened by core: the default bound
+    assert bounds[-2:] == [1.5 + 0.25, cm._DEFAULT_CLOSE_TIMEOUT]
     seen: list[float] = []
     real_wait_for = asyncio.wait_for
 
@@ -402,6 +412,7 @@ async def test_close_timeouts_come_from_the_connection_config(
         return await real_wait_for(aw, timeout)
 
     monkeypatch.setattr(cm, "asyncio", SimpleNamespace(wait_for=recording_wait_for))
+    conn.is_closed = False
     await cm.close_connection(nc, drain=True)
     assert seen == [4.0 + 1.5]
 

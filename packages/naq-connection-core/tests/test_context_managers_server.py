@@ -17,7 +17,9 @@ import nats.js.errors
 import psutil
 import pytest
 
+from naq.connection import _connect
 from naq.connection import context_managers as cm
+from naq.connection._lifecycle import lifecycle_of
 from naq.connection.config import NatsConfig
 from naq.connection.errors import NaqBucketNotFoundError, NaqConnectionError, is_transient
 from naq.connection.events import ConnectionEventKind as Kind
@@ -165,8 +167,26 @@ async def test_drain_close_delivers_pending_messages(nats_url: str) -> None:
     assert len(received) == 20
 
 
+@pytest.fixture(params=[True, False], ids=["late-callbacks", "callbacks-to-connect"])
+def late_callbacks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both ways of handing the lifecycle callbacks to nats-py (see ``_connect.LATE_CALLBACKS``)."""
+    monkeypatch.setattr(_connect, "LATE_CALLBACKS", request.param)
+    return bool(request.param)
+
+
+async def test_lifecycle_callbacks_are_installed_either_way(nats_url: str, late_callbacks: bool) -> None:
+    nc = await cm.open_connection(config_for(nats_url))
+    state = lifecycle_of(nc)
+    assert state is not None
+    assert nc._disconnected_cb == state.disconnected_cb
+    assert nc._reconnected_cb == state.reconnected_cb
+    assert nc._closed_cb == state.closed_cb
+    await cm.close_connection(nc)
+    assert state.closed_emitted
+
+
 async def test_server_restart_mid_connection_reconnects(
-    nats_server_factory: Any, events_log: list[Any]
+    nats_server_factory: Any, events_log: list[Any], late_callbacks: bool
 ) -> None:
     server = nats_server_factory(jetstream=False)
     async with cm.nats_connection(config_for(server.url)) as nc:
@@ -185,7 +205,7 @@ async def test_server_restart_mid_connection_reconnects(
 
 
 async def test_server_gone_for_good_closes_once_and_exit_is_clean(
-    nats_server_factory: Any, events_log: list[Any], caplog: pytest.LogCaptureFixture
+    nats_server_factory: Any, events_log: list[Any], caplog: pytest.LogCaptureFixture, late_callbacks: bool
 ) -> None:
     server = nats_server_factory(jetstream=False)
     cfg = config_for(server.url, max_reconnect_attempts=2, reconnect_time_wait=0.1, connection_timeout=0.5)

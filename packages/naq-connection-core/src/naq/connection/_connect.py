@@ -20,23 +20,29 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from nats.aio.client import Client
+
 from naq.connection.config import redact
 
 if TYPE_CHECKING:
     from naq.connection.config import NatsConfig
 
 __all__ = [
+    "CLOSE_CALLBACKS",
     "DEADLINE_GRACE",
+    "LATE_CALLBACKS",
     "INITIAL_ATTEMPTS",
     "INITIAL_TIME_WAIT",
     "LAST_RESORT_DELAY",
     "MIN_ATTEMPT_TIMEOUT",
+    "ConnectPlan",
     "abandon",
     "apply_reconnect_options",
     "attempt_timeout",
     "connect_kwargs",
     "describe",
     "initial_kwargs",
+    "plan",
 ]
 
 INITIAL_ATTEMPTS = 1
@@ -107,7 +113,6 @@ def attempt_timeout(config: NatsConfig) -> float:
     return config.connection_timeout / count if count > 1 else config.connection_timeout
 
 
-_initial_cache: dict[int, tuple[NatsConfig, dict[str, Any]]] = {}
 _OMIT_WHEN_UNSET = frozenset(
     {
         "user",
@@ -121,45 +126,96 @@ _OMIT_WHEN_UNSET = frozenset(
     }
 )
 
+CLOSE_CALLBACKS = ("_disconnected_cb", "_closed_cb")
+"""nats-py attributes holding the callbacks its ``close()`` awaits."""
+LATE_CALLBACKS = all(
+    name in Client.__init__.__code__.co_names for name in ("_reconnected_cb", *CLOSE_CALLBACKS)
+)
+"""Whether nats-py keeps ``disconnected_cb`` / ``reconnected_cb`` / ``closed_cb`` in the attributes of
+the same name (it does in 2.9 to 2.16, and reads them when they fire). Then core passes only
+``error_cb`` to ``connect()`` (the only callback the initial walk needs), installs the other three
+once connected and removes the two ``close()`` would await before closing a connection itself:
+nats-py checks every callback with ``inspect.iscoroutinefunction`` on connect, and these steps were
+~1% of a local connect + close. If a nats-py release stores them elsewhere, all four callbacks go
+to ``connect()`` as before."""
 
-def initial_kwargs(config: NatsConfig) -> dict[str, Any]:
-    """Keywords for nats-py's own ``Client.connect`` during the fail-fast initial walk (no callbacks).
 
-    Every server is tried (``allow_reconnect`` on, so a timeout or protocol error on one server moves
-    on to the next instead of raising), at most twice, ``INITIAL_TIME_WAIT`` apart, each attempt
-    bounded by :func:`attempt_timeout`. Cached per config object like :func:`connect_kwargs`: do not
-    change the result (pass callbacks as extra keywords).
+class ConnectPlan:
+    """What :func:`open_connection` / :func:`close_connection` derive from one config, computed once.
+
+    ``kwargs``: nats-py ``connect()`` keywords for the fail-fast initial walk (no callbacks; shared:
+    never change it). Every server is tried (``allow_reconnect`` on, so a timeout or protocol error on
+    one server moves on to the next instead of raising), at most twice, ``INITIAL_TIME_WAIT`` apart,
+    each attempt bounded by ``attempt_timeout``. ``reconnect_options``: what goes into ``nc.options``
+    once connected (see :func:`apply_reconnect_options`). ``hard_deadline``: seconds before the
+    initial connect is cut. ``close_timeout`` / ``drain_close_timeout``: bounds of a close.
     """
-    hit = _initial_cache.get(id(config))
+
+    __slots__ = (
+        "attempt_timeout",
+        "budget",
+        "close_timeout",
+        "drain_close_timeout",
+        "hard_deadline",
+        "kwargs",
+        "reconnect_options",
+    )
+
+    def __init__(self, config: NatsConfig) -> None:
+        # nats-py's defaults for these are None / False: leaving them out saves binding them per call
+        kwargs = {
+            key: value
+            for key, value in connect_kwargs(config).items()
+            if not (key in _OMIT_WHEN_UNSET and value in (None, False))
+        }
+        if len(config.servers) == 1:
+            # nats-py parses one URL string directly; a list also goes through its scheme-mixing check
+            kwargs["servers"] = config.servers[0]
+        self.attempt_timeout = attempt_timeout(config)
+        kwargs["connect_timeout"] = self.attempt_timeout
+        kwargs["max_reconnect_attempts"] = INITIAL_ATTEMPTS
+        kwargs["reconnect_time_wait"] = min(INITIAL_TIME_WAIT, config.reconnect_time_wait)
+        kwargs["allow_reconnect"] = True
+        self.kwargs = kwargs
+        self.budget = config.connection_timeout
+        self.hard_deadline = config.connection_timeout + DEADLINE_GRACE
+        self.reconnect_options = {
+            "connect_timeout": config.connection_timeout,
+            "max_reconnect_attempts": config.max_reconnect_attempts,
+            "reconnect_time_wait": config.reconnect_time_wait,
+            "allow_reconnect": config.allow_reconnect,
+        }
+        self.close_timeout = config.flush_timeout + config.reconnect_time_wait
+        self.drain_close_timeout = config.drain_timeout + config.flush_timeout
+
+
+_plans: dict[int, tuple[NatsConfig, ConnectPlan]] = {}
+
+
+def plan(config: NatsConfig) -> ConnectPlan:
+    """The :class:`ConnectPlan` of ``config``, cached per config object (identity; configs are frozen)."""
+    hit = _plans.get(id(config))
     if hit is not None and hit[0] is config:
         return hit[1]
-    # nats-py's defaults for these are None / False: leaving them out saves binding them per call
-    kwargs = {
-        key: value
-        for key, value in connect_kwargs(config).items()
-        if not (key in _OMIT_WHEN_UNSET and value in (None, False))
-    }
-    kwargs["connect_timeout"] = attempt_timeout(config)
-    kwargs["max_reconnect_attempts"] = INITIAL_ATTEMPTS
-    kwargs["reconnect_time_wait"] = min(INITIAL_TIME_WAIT, config.reconnect_time_wait)
-    kwargs["allow_reconnect"] = True
-    if len(_initial_cache) >= _KWARGS_CACHE_LIMIT:
-        _initial_cache.clear()
-    _initial_cache[id(config)] = (config, kwargs)
-    return kwargs
+    result = ConnectPlan(config)
+    if len(_plans) >= _KWARGS_CACHE_LIMIT:
+        _plans.clear()
+    _plans[id(config)] = (config, result)
+    return result
 
 
-def apply_reconnect_options(conn: Any, config: NatsConfig) -> None:
+def initial_kwargs(config: NatsConfig) -> dict[str, Any]:
+    """Keywords for nats-py's own ``Client.connect`` during the initial walk (see :class:`ConnectPlan`)."""
+    return plan(config).kwargs
+
+
+def apply_reconnect_options(conn: Any, plan: ConnectPlan) -> None:
     """After a successful initial connect: reconnects follow the configured values.
 
     nats-py reads ``nc.options[...]`` afresh on every reconnect attempt (``_select_next_server``,
     ``_process_op_err``, ``_attempt_reconnect``), so replacing the initial-walk values here is enough.
     """
-    options = conn.options
-    options["connect_timeout"] = config.connection_timeout
-    options["max_reconnect_attempts"] = config.max_reconnect_attempts
-    options["reconnect_time_wait"] = config.reconnect_time_wait
-    options["allow_reconnect"] = config.allow_reconnect
+    conn.options.update(plan.reconnect_options)
 
 
 def abandon(conn: Any) -> None:

@@ -38,6 +38,8 @@ from naq.connection.config import redact_url
 from naq.connection.events import ConnectionEvent, ConnectionEventKind
 
 if TYPE_CHECKING:
+    from naq.connection._connect import ConnectPlan
+    from naq.connection._watchdog import Watchdog
     from naq.connection.config import NatsConfig
 
 __all__ = ["ATTRIBUTE", "ERROR_LOG_INTERVAL", "AbortConnect", "Lifecycle", "is_decisive", "lifecycle_of"]
@@ -137,65 +139,55 @@ def _reconnect_plan(config: NatsConfig) -> str:
 
 
 class Lifecycle:
-    """State of one connection: id, timings, last error, and the nats-py callbacks."""
+    """State of one connection: id, timings, last error, and the nats-py callbacks.
 
-    __slots__ = (
-        "attempt_timeout",
-        "cancel_sent",
-        "client_name",
-        "closed_emitted",
-        "closing",
-        "config",
-        "conn",
-        "connected_at",
-        "connecting",
-        "connection_id",
-        "deadline",
-        "deadline_hit",
-        "disconnected",
-        "error_logs",
-        "last_error",
-        "last_resort",
-        "logger",
-        "own_walk",
-        "pooled",
-        "started",
-        "task",
-    )
+    One is built per connection, so the fields that usually keep their first value are class-level
+    defaults (all immutable) rather than assignments in ``__init__``.
+    """
 
-    def __init__(self, config: NatsConfig, *, pooled: bool, logger: logging.Logger) -> None:
+    conn: Any = None
+    connecting = True
+    closing = False
+    closed_emitted = False
+    disconnected = False
+    """A DISCONNECTED was reported and no RECONNECTED since (nats-py calls disconnected_cb again
+    from the close that follows giving up)."""
+    last_error: BaseException | None = None
+    error_logs: dict[type[BaseException], _ErrorLog] | None = None
+    """Rate limits of asynchronous-error lines, per error type (created at the first error)."""
+    connected_at = 0.0
+    deadline_hit = False
+    """The hard deadline of the initial connect fired (see :meth:`on_deadline`)."""
+    dog: Watchdog | None = None
+    """The watchdog of the connection's loop (set by ``open_connection``; bounds the close too)."""
+    own_walk = False
+    """Core drives nats-py's ``Client.connect`` itself (not a patched ``nats.connect``)."""
+    task: asyncio.Task[Any] | None = None
+    """The task running the initial connect (for the last-resort cancel)."""
+    last_resort: asyncio.TimerHandle | None = None
+    cancel_sent = False
+    """The last-resort timer cancelled :attr:`task`."""
+
+    def __init__(
+        self, config: NatsConfig, plan: ConnectPlan, *, pooled: bool, logger: logging.Logger
+    ) -> None:
         self.config = config
+        self.plan = plan
         self.connection_id = next(_ids)
-        self.client_name = config.client_name
         self.pooled = pooled
         self.logger = logger
-        self.conn: Any = None
-        self.connecting = True
-        self.closing = False
-        self.closed_emitted = False
-        self.disconnected = False
-        """A DISCONNECTED was reported and no RECONNECTED since (nats-py calls disconnected_cb again
-        from the close that follows giving up)."""
-        self.last_error: BaseException | None = None
-        self.error_logs: dict[type[BaseException], _ErrorLog] | None = None
-        """Rate limits of asynchronous-error lines, per error type (created at the first error)."""
         self.started = time.monotonic()
-        self.connected_at = 0.0
-        self.deadline = 0.0
-        """Monotonic time by which the initial connect must be done (0: not bounded here)."""
-        self.deadline_hit = False
-        """The hard deadline of the initial connect fired (see :meth:`on_deadline`)."""
-        self.attempt_timeout = 0.0
-        """Per-attempt timeout of the initial walk (0: do not adjust nats-py's ``connect_timeout``)."""
-        self.own_walk = False
-        """Core drives nats-py's ``Client.connect`` itself (not a patched ``nats.connect``)."""
-        self.task: asyncio.Task[Any] | None = None
-        """The task running the initial connect (for the last-resort cancel)."""
-        self.last_resort: asyncio.TimerHandle | None = None
-        self.cancel_sent = False
-        """The last-resort timer cancelled :attr:`task`."""
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def client_name(self) -> str:
+        return self.config.client_name
+
+    @property
+    def deadline(self) -> float:
+        """Monotonic time by which the initial connect must be done."""
+        return self.started + self.plan.budget
 
     def secrets(self) -> tuple[str, ...]:
         """Secret values of the config (password, token, URL credentials), masked in every message."""
@@ -249,24 +241,25 @@ class Lifecycle:
         self.conn = conn
         self.connecting = False
         self.connected_at = now
-        with contextlib.suppress(Exception):  # the connection exists: reporting must not leak it
-            self._report_connected(conn, now)
+        try:  # a plain try, not contextlib.suppress: this runs on every connect
+            listening = events.has_listeners()
+            if listening or self.logger.isEnabledFor(logging.DEBUG):
+                self._report_connected(conn, now, listening)
+        except Exception:  # noqa: S110 -- the connection exists: reporting must not leak it
+            pass
 
-    def _report_connected(self, conn: Any, now: float) -> None:
-        logger = self.logger
-        listening = events.has_listeners()
-        if listening or logger.isEnabledFor(logging.DEBUG):
-            server = server_of(conn)
-            duration = now - self.started
-            logger.debug(
-                "naq.connection: connection %d (%s) connected to %s in %.1f ms",
-                self.connection_id,
-                self.client_name,
-                server,
-                duration * 1000,
-            )
-            if listening:
-                self.emit(ConnectionEventKind.CONNECTED, server=server, duration=duration)
+    def _report_connected(self, conn: Any, now: float, listening: bool) -> None:
+        server = server_of(conn)
+        duration = now - self.started
+        self.logger.debug(
+            "naq.connection: connection %d (%s) connected to %s in %.1f ms",
+            self.connection_id,
+            self.client_name,
+            server,
+            duration * 1000,
+        )
+        if listening:
+            self.emit(ConnectionEventKind.CONNECTED, server=server, duration=duration)
 
     def on_connect_failed(self, error: BaseException) -> None:
         """The initial connect failed (or was cancelled); logs one line, emits CONNECT_FAILED."""
@@ -295,16 +288,18 @@ class Lifecycle:
         if self.closed_emitted:
             return
         self.closed_emitted = True
-        with contextlib.suppress(Exception):  # closing never raises
+        try:  # a plain try, not contextlib.suppress: this runs on every close
             if self.error_logs:
                 self._flush_error_logs()
-            self._report_closed()
+            listening = events.has_listeners()
+            if self.closing and not listening and not self.logger.isEnabledFor(logging.DEBUG):
+                return  # our own close, nobody to tell: the hot path
+            self._report_closed(listening)
+        except Exception:  # noqa: S110 -- closing never raises
+            pass
 
-    def _report_closed(self) -> None:
+    def _report_closed(self, listening: bool) -> None:
         logger = self.logger
-        listening = events.has_listeners()
-        if self.closing and not listening and not logger.isEnabledFor(logging.DEBUG):
-            return  # our own close, nobody to tell: the hot path
         open_for = time.monotonic() - self.connected_at
         last = None if self.closing else self.last_error or getattr(self.conn, "last_error", None)
         if isinstance(last, BaseException):
@@ -459,10 +454,10 @@ class Lifecycle:
 
     def _shrink_attempt_timeout(self) -> None:
         """Cut nats-py's per-attempt ``connect_timeout`` to what is left of the connect budget."""
-        if not self.attempt_timeout or self.conn is None:
+        if not self.own_walk or self.conn is None:
             return
         remaining = self.deadline - time.monotonic()
-        timeout = max(MIN_ATTEMPT_TIMEOUT, min(self.attempt_timeout, remaining))
+        timeout = max(MIN_ATTEMPT_TIMEOUT, min(self.plan.attempt_timeout, remaining))
         self.conn.options["connect_timeout"] = timeout
 
     async def disconnected_cb(self) -> None:

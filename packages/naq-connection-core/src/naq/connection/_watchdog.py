@@ -83,10 +83,21 @@ class Watchdog:
             self._arm(min(when for when, _ in self._entries.values()))
 
 
-def watchdog() -> Watchdog:
-    """The running loop's watchdog (created on first use; dropped with the loop)."""
-    loop = asyncio.get_running_loop()
+_last: Watchdog | None = None
+"""The watchdog returned last: nearly every call comes from the same loop, and checking it is much
+cheaper than a ``WeakKeyDictionary`` lookup (which builds a weak reference per call)."""
+
+
+def watchdog(loop: asyncio.AbstractEventLoop | None = None) -> Watchdog:
+    """The watchdog of ``loop`` (default: the running loop), created on first use, dropped with the loop."""
+    global _last
+    if loop is None:
+        loop = asyncio.get_running_loop()
+    last = _last
+    if last is not None and last._loop_ref() is loop:
+        return last
     dog = _watchdogs.get(loop)
     if dog is None:
         dog = _watchdogs[loop] = Watchdog(loop)
+    _last = dog
     return dog
