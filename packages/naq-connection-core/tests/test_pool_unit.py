@@ -925,6 +925,27 @@ async def test_acquire_nowait_lends_only_a_live_connection_on_its_loop(world: Wo
     assert pool.acquire_nowait() is None  # closed pools lend nothing
 
 
+async def test_jetstream_twins_lend_the_cached_default_context(world: World) -> None:
+    async with ConnectionPool(CFG) as pool:
+        assert pool.jetstream_nowait() is None  # not connected yet: the caller must await
+        assert pool.stats().borrows == 0
+        js = await pool.acquire_jetstream()
+        async with pool.jetstream() as borrowed:
+            assert borrowed is js  # the same cached context as the context-manager borrow
+        assert pool.jetstream_nowait() is js
+        assert pool.stats().borrows == 3
+        first = world.opened[0]
+        first.is_closed = True
+        assert pool.jetstream_nowait() is None  # replacement is the slow path's job
+        assert pool.stats().borrows == 3
+        replacement = await pool.acquire_jetstream()
+        assert replacement is not js  # a context of the new connection, not the dead one's
+        assert pool.jetstream_nowait() is replacement
+    assert pool.jetstream_nowait() is None  # closed pools lend nothing
+    with pytest.raises(NaqConnectionError, match="closed"):
+        await pool.acquire_jetstream()
+
+
 async def test_acquire_nowait_emits_borrowed_only_with_listeners(world: World) -> None:
     seen: list[Any] = []
     async with ConnectionPool(CFG) as pool:
@@ -961,7 +982,7 @@ def test_fast_path_rechecks_loop_after_it_stopped(world: World) -> None:
             return messages
 
         async def nowait_from_second_loop() -> Any:
-            return pool.acquire_nowait()
+            return pool.acquire_nowait() or pool.jetstream_nowait()
 
         assert asyncio.run(nowait_from_second_loop()) is None  # never lends across loops
         messages = asyncio.run(from_second_loop())

@@ -10,7 +10,7 @@ import pytest
 
 import naq.connection.decorators as deco
 from naq.connection import ConnectionPool
-from naq.connection.decorators import with_nats_connection
+from naq.connection.decorators import with_jetstream_context, with_nats_connection
 
 pytestmark = pytest.mark.unit
 
@@ -147,3 +147,32 @@ async def test_generic_wrappers_borrow_and_honour_patches_too(
     monkeypatch.setattr(deco, "nats_connection", fake_nats_connection)
     assert await worker.run(4) == (worker, "patched-conn", 4)
     assert await plain(5) == ("patched-conn", 5)
+
+
+async def test_pooled_jetstream_context_takes_the_compiled_path(
+    live_pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    js, slow_js, patched_js = object(), object(), object()
+    lendable = [js]
+    live_pool.jetstream_nowait = lambda: lendable[0]  # type: ignore[method-assign]
+
+    async def acquire_jetstream() -> Any:
+        return slow_js
+
+    live_pool.acquire_jetstream = acquire_jetstream  # type: ignore[method-assign]
+
+    @with_jetstream_context(pool=live_pool)
+    async def fn(jsc: Any, subject: str) -> tuple[Any, str]:
+        return jsc, subject
+
+    assert "_naq_fast_" in fn.__code__.co_name
+    assert await fn("s") == (js, "s")
+    lendable[0] = None  # nothing lendable without awaiting: acquire_jetstream()
+    assert await fn("t") == (slow_js, "t")
+
+    @asynccontextmanager
+    async def fake_nats_jetstream(*args: Any, **kwargs: Any) -> Any:
+        yield object(), patched_js
+
+    monkeypatch.setattr(deco, "nats_jetstream", fake_nats_jetstream)
+    assert await fn("u") == (patched_js, "u")

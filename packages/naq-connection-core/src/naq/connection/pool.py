@@ -72,6 +72,7 @@ from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqCon
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
+    from nats.js import JetStreamContext
     from nats.js.kv import KeyValue
     from nats.js.object_store import ObjectStore
 
@@ -216,6 +217,8 @@ class ConnectionPool:
         or the caller is not on the pool's event loop -- so ``pool.acquire_nowait() or await
         pool.acquire()`` behaves exactly like ``await pool.acquire()``.
         """
+        # _lendable_slot() and _lent(slot), inlined: this is the hottest path (a pooled decorated
+        # core publish, held to 1.3x a raw publish; each call saved is ~60 ns of a ~1.5 us call)
         slot = self._fast_slot
         if slot is None:
             return None
@@ -225,11 +228,44 @@ class ConnectionPool:
         conn = slot.conn
         if conn is None or conn.is_closed:
             return None
-        # _lent(slot), inlined: this is the hottest path (a pooled decorated publish)
         self._borrows += 1
         if _events._listeners:
             self._emit_borrowed(slot)
         return conn
+
+    async def acquire_jetstream(self) -> JetStreamContext:
+        """Borrow the cached default JetStream context of a pooled client, without a context manager.
+
+        What ``async with pool.jetstream() as js`` gives, for wrappers on hot paths; nothing to give back.
+        """
+        slot, conn = await self._ready()
+        js = slot.jetstream(conn)
+        self._lent(slot)
+        return js
+
+    def jetstream_nowait(self) -> JetStreamContext | None:
+        """The synchronous twin of :meth:`acquire_jetstream`: ``None`` (borrowing nothing) whenever
+        the slow path has work to do, exactly as for :meth:`acquire_nowait`."""
+        slot = self._lendable_slot()
+        if slot is None:
+            return None
+        js = slot.jetstream(slot.conn)  # type: ignore[arg-type]  # _lendable_slot checked it
+        self._lent(slot)
+        return js
+
+    def _lendable_slot(self) -> Slot | None:
+        """The slot to lend next when that needs no await: one slot, bound to this thread's running
+        loop, connection live (see :meth:`_ready`); else ``None``."""
+        slot = self._fast_slot
+        if slot is None:
+            return None
+        loop: Any = self._loop_ref()
+        if loop is None or loop._thread_id != get_ident():
+            return None
+        conn = slot.conn
+        if conn is None or conn.is_closed:
+            return None
+        return slot
 
     async def open(self) -> None:
         """Connect every slot now rather than at first borrow (fail fast at startup)."""

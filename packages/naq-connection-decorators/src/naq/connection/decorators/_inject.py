@@ -170,15 +170,26 @@ class _Pooled:
     """Borrow from the pool (``pool.connection``), yielding exactly what is injected."""
     patched: Callable[[Any], AbstractAsyncContextManager[Any]]
     """Call a replaced patch point (``lambda cm: cm(pool=pool)``)."""
-    direct: _ConnectionPool | None = None
-    """A real ConnectionPool whose ``acquire_nowait()`` / ``acquire()`` borrow without a context
-    manager (nothing to give back), which saves the ``async with`` protocol -- and, while the pooled
+    direct: tuple[Callable[[], Any], Callable[[], Awaitable[Any]]] | None = None
+    """For a real ConnectionPool: ``(nowait, acquire)``, its methods that borrow without a context
+    manager (``acquire_nowait`` / ``acquire``, or ``jetstream_nowait`` / ``acquire_jetstream``;
+    nothing to give back), which saves the ``async with`` protocol -- and, while the pooled
     connection is up, any extra coroutine -- on the hottest path."""
 
 
 def _direct_pool(pool: object) -> _ConnectionPool | None:
     """``pool`` when it is a real ConnectionPool (not a mock standing in for one), else None."""
     return pool if issubclass(type(pool), _ConnectionPool) else None  # type: ignore[return-value]
+
+
+def _direct_connection(pool: object) -> tuple[Callable[[], Any], Callable[[], Awaitable[Any]]] | None:
+    real = _direct_pool(pool)
+    return None if real is None else (real.acquire_nowait, real.acquire)
+
+
+def _direct_jetstream(pool: object) -> tuple[Callable[[], Any], Callable[[], Awaitable[Any]]] | None:
+    real = _direct_pool(pool)
+    return None if real is None else (real.jetstream_nowait, real.acquire_jetstream)
 
 
 def _inject_pooled(fn_or_descriptor: Any, pooled: _Pooled, decorator: str) -> Any:
@@ -196,7 +207,7 @@ def _inject_pooled(fn_or_descriptor: Any, pooled: _Pooled, decorator: str) -> An
     )
 
     if direct is not None:
-        nowait, acquire = direct.acquire_nowait, direct.acquire
+        nowait, acquire = direct
         fast = compile_pooled_wrapper(
             fn,
             injection,
@@ -304,7 +315,7 @@ def with_nats_connection(
                 _CORE_NATS_CONNECTION,
                 pool.connection,
                 lambda cm: cm(pool=pool),
-                _direct_pool(pool),
+                _direct_connection(pool),
             )
             return lambda fn: _inject_pooled(fn, pooled, name)
         opener: Opener
@@ -358,7 +369,11 @@ def with_jetstream_context(
         _check_sources(key, config, pool, name)
         if pool is not None:
             pooled = _Pooled(
-                "nats_jetstream", _CORE_NATS_JETSTREAM, pool.jetstream, lambda cm: _Second(cm(pool=pool))
+                "nats_jetstream",
+                _CORE_NATS_JETSTREAM,
+                pool.jetstream,
+                lambda cm: _Second(cm(pool=pool)),
+                _direct_jetstream(pool),
             )
             return lambda fn: _inject_pooled(fn, pooled, name)
         opener: Opener
