@@ -9,9 +9,9 @@ Why the initial connect differs from the configured reconnect behaviour (nats-py
 ``max_reconnect_attempts`` / ``reconnect_time_wait`` it later uses for reconnects -- each server is
 tried ``max_reconnect_attempts + 1`` times, ``reconnect_time_wait`` apart (~2 minutes with nats-py's
 defaults, whatever ``allow_reconnect`` says). So the initial walk runs with :data:`INITIAL_ATTEMPTS`
-and :data:`INITIAL_TIME_WAIT` (every server tried twice, quickly) and :func:`apply_reconnect_options`
-installs the configured values in ``nc.options`` -- the dict nats-py reads on every reconnect --
-once the connect succeeded.
+and :data:`INITIAL_TIME_WAIT` (every server tried twice, quickly) and ``open_connection`` installs
+:attr:`ConnectPlan.reconnect_options`, the configured values, in ``nc.options`` -- the dict
+nats-py reads on every reconnect -- once the connect succeeded.
 """
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ __all__ = [
     "MIN_ATTEMPT_TIMEOUT",
     "ConnectPlan",
     "abandon",
-    "apply_reconnect_options",
     "attempt_timeout",
     "connect_kwargs",
     "describe",
-    "initial_kwargs",
     "plan",
 ]
 
@@ -147,8 +145,9 @@ class ConnectPlan:
     never change it). Every server is tried (``allow_reconnect`` on, so a timeout or protocol error on
     one server moves on to the next instead of raising), at most twice, ``INITIAL_TIME_WAIT`` apart,
     each attempt bounded by ``attempt_timeout``. ``reconnect_options``: what goes into ``nc.options``
-    once connected (see :func:`apply_reconnect_options`). ``hard_deadline``: seconds before the
-    initial connect is cut. ``close_timeout`` / ``drain_close_timeout``: bounds of a close.
+    once connected: nats-py reads ``nc.options[...]`` afresh on every reconnect attempt
+    (``_select_next_server``, ``_process_op_err``, ``_attempt_reconnect``). ``hard_deadline``:
+    seconds before the initial connect is cut. ``close_timeout`` / ``drain_close_timeout``: bounds of a close.
     """
 
     __slots__ = (
@@ -202,20 +201,6 @@ def plan(config: NatsConfig) -> ConnectPlan:
         _plans.clear()
     _plans[id(config)] = (config, result)
     return result
-
-
-def initial_kwargs(config: NatsConfig) -> dict[str, Any]:
-    """Keywords for nats-py's own ``Client.connect`` during the initial walk (see :class:`ConnectPlan`)."""
-    return plan(config).kwargs
-
-
-def apply_reconnect_options(conn: Any, plan: ConnectPlan) -> None:
-    """After a successful initial connect: reconnects follow the configured values.
-
-    nats-py reads ``nc.options[...]`` afresh on every reconnect attempt (``_select_next_server``,
-    ``_process_op_err``, ``_attempt_reconnect``), so replacing the initial-walk values here is enough.
-    """
-    conn.options.update(plan.reconnect_options)
 
 
 def abandon(conn: Any) -> None:

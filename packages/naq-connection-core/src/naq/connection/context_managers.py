@@ -201,7 +201,8 @@ async def open_connection(config: NatsConfig, *, pooled: bool = False) -> Client
         dog.unwatch(deadline)
         if state.last_resort is not None:
             state.last_resort.cancel()
-    conn.options.update(plan.reconnect_options)  # _connect.apply_reconnect_options, inlined
+    # nats-py reads nc.options afresh on every reconnect: from now on, the configured values
+    conn.options.update(plan.reconnect_options)
     if _connect.LATE_CALLBACKS:
         conn._disconnected_cb = state.disconnected_cb
         conn._reconnected_cb = state.reconnected_cb
@@ -409,12 +410,6 @@ def _close_overdue(conn: Any, timeout: float) -> None:
             timeout,
         )
     _connect.abandon(conn)
-
-
-def _close_timeout(state: Lifecycle | None, drain: bool) -> float:
-    if state is None:
-        return _DEFAULT_CLOSE_TIMEOUT
-    return state.plan.drain_close_timeout if drain else state.plan.close_timeout
 
 
 # ---------------------------------------------------------------------------------------- connection
