@@ -56,6 +56,7 @@ def test_replay_keeps_the_order_of_starts_ends_and_releases() -> None:
     monitor.connection_started()
     monitor.connection_started()
     monitor.connection_ended(0.25)
+    assert monitor.get_metrics().active_connections == 1  # the early end did not cancel a later start
     monitor.connection_released()  # replays the log first, then releases the second start
     monitor.connection_released()  # nothing left to release
     monitor.connection_started()
