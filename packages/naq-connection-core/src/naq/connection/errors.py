@@ -1,9 +1,11 @@
 """The exceptions naq.connection raises, and :func:`is_transient`, the retry classification.
 
-- ``NaqConnectionError(Exception)``: base of everything we raise. A failed initial connect raises
-  it (or a subclass) with the servers named (credentials redacted) and nats-py's error chained as
+- ``NaqError(Exception)``: base of everything naq.connection raises.
+- ``NaqConnectionError(NaqError)``: talking to NATS failed. A failed initial connect raises it (or a
+  subclass) with the servers named (credentials redacted) and nats-py's error chained as
   ``__cause__``; ``.servers`` holds the redacted server URLs when known.
-- ``NaqConfigError(NaqConnectionError, ValueError)``: bad configuration; the message names the field,
+- ``NaqConfigError(NaqError, ValueError)``: bad configuration (deliberately not a
+  ``NaqConnectionError``: ``except NaqConnectionError`` must not swallow a typo in a setting); the message names the field,
   where the value came from (argument, environment variable, file and key) and the value, secrets
   masked. ``.field``, ``.source`` and ``.value`` (the masked value as shown) hold the same parts.
 - ``NaqBucketNotFoundError(NaqConnectionError, LookupError)``: a KV / object-store bucket is missing
@@ -20,6 +22,7 @@ import nats.errors
 import nats.js.errors
 
 __all__ = [
+    "NaqError",
     "NaqBucketNotFoundError",
     "NaqConfigError",
     "NaqConnectionError",
@@ -27,8 +30,12 @@ __all__ = [
 ]
 
 
-class NaqConnectionError(Exception):
-    """Base class of every error naq.connection raises.
+class NaqError(Exception):
+    """Base class of every error naq.connection raises."""
+
+
+class NaqConnectionError(NaqError):
+    """Connecting to NATS, or using a connection, JetStream or a bucket failed.
 
     ``servers`` (keyword-only, optional) are the servers involved, already redacted by the raiser.
     """
@@ -38,7 +45,7 @@ class NaqConnectionError(Exception):
         self.servers = tuple(servers)
 
 
-class NaqConfigError(NaqConnectionError, ValueError):
+class NaqConfigError(NaqError, ValueError):
     """The configuration is invalid: the message names the field, where it came from and the value.
 
     ``field`` (e.g. ``"connection_timeout"``, ``"tls.ca_file"``), ``source`` (e.g. ``"environment
