@@ -33,7 +33,6 @@ from time import perf_counter
 from typing import Any, ParamSpec, TypeVar, overload
 
 import naq.connection.decorators as _api
-from naq.connection.decorators._fastpath import Monitoring, fuse_monitoring
 from naq.connection.decorators._signature import copy_metadata, require_async, unwrap_descriptor
 from naq.connection.utils import ConnectionMonitor
 
@@ -98,10 +97,6 @@ def _decorate(fn_or_descriptor: Any, monitor: Any) -> Any:
         return result
 
     copy_metadata(wrapper, fn)
-    fused = fuse_monitoring(fn, Monitoring(fixed=fixed, api=_api, exact=ConnectionMonitor, slow=wrapper))
-    if fused is not None:  # a pooled fast-path wrapper: monitoring compiled into it (see _fastpath)
-        copy_metadata(fused, fn)
-        return rewrap(fused)
     return rewrap(wrapper)
 
 
