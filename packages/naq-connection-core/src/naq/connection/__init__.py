@@ -6,9 +6,15 @@ This ``__init__`` is shipped by naq-connection-core only. The ``extend_path`` li
 ``naq.connection.utils`` and ``naq.connection.decorators`` (other distributions) be found under
 this package in editable and wheel installs alike.
 
-It re-exports core's public API (config, errors, events, context managers, pool). Patch names in
-the module that uses them (e.g. ``naq.connection.context_managers.nats``), not here.
+It re-exports core's public API (config, errors, events, context managers, pool) and, lazily (on
+first access), naq's legacy connection API from :mod:`naq.connection.legacy`
+(``get_nats_connection``, ``get_jetstream_context``, ``close_nats_connection``,
+``close_all_connections``, ``ensure_stream``), so ``from naq.connection import get_nats_connection``
+works in naq unchanged. Patch names in the module that uses them (e.g.
+``naq.connection.context_managers.nats_connection``), not here.
 """
+
+from typing import Any
 
 from naq.connection.config import (
     DEFAULT_SERVER,
@@ -35,6 +41,7 @@ from naq.connection.context_managers import (
 )
 from naq.connection.errors import (
     NaqBucketNotFoundError,
+    NaqError,
     NaqConfigError,
     NaqConnectionError,
     is_transient,
@@ -44,9 +51,6 @@ from naq.connection.events import (
     ConnectionEventKind,
     ConnectionEventListener,
     add_listener,
-    clear_listeners,
-    emit,
-    has_listeners,
     remove_listener,
 )
 from naq.connection.pool import ConnectionPool, PoolStats, close_default_pools, get_default_pool
@@ -74,6 +78,7 @@ __all__ = [
     "close_connection",
     "connection_id",
     # errors
+    "NaqError",
     "NaqBucketNotFoundError",
     "NaqConfigError",
     "NaqConnectionError",
@@ -83,13 +88,51 @@ __all__ = [
     "ConnectionEventKind",
     "ConnectionEventListener",
     "add_listener",
-    "clear_listeners",
-    "emit",
-    "has_listeners",
     "remove_listener",
     # pool
     "ConnectionPool",
     "PoolStats",
     "close_default_pools",
     "get_default_pool",
+    # naq's legacy connection API (imported on first use)
+    "get_nats_connection",
+    "get_jetstream_context",
+    "close_nats_connection",
+    "close_all_connections",
+    "ensure_stream",
 ]
+
+_LEGACY = frozenset(
+    {
+        "DEFAULT_NATS_URL",
+        "get_nats_connection",
+        "get_jetstream_context",
+        "close_nats_connection",
+        "close_all_connections",
+        "ensure_stream",
+    }
+)
+_MOVED_TO_EVENTS = frozenset({"clear_listeners", "emit", "has_listeners"})
+
+
+def __getattr__(name: str) -> Any:
+    """naq's legacy names, imported on first use; names that moved, with a DeprecationWarning."""
+    if name in _LEGACY:
+        from naq.connection import legacy
+
+        value = getattr(legacy, name)
+        globals()[name] = value
+        return value
+    if name in _MOVED_TO_EVENTS:
+        import warnings
+
+        from naq.connection import events
+
+        warnings.warn(
+            f"naq.connection.{name} is deprecated and will be removed in the next release: "
+            f"use naq.connection.events.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(events, name)
+    raise AttributeError(f"module 'naq.connection' has no attribute {name!r}")

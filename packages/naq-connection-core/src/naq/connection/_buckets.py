@@ -1,85 +1,110 @@
-"""Bucket arguments and bucket-lookup errors, shared by the context managers and the pool.
+"""Bind a KV or object-store bucket: argument checks, lookup, creation, the creation race, errors.
 
-``nats_kv_store`` / ``nats_object_store`` and ``pool.kv_store`` / ``pool.object_store`` take the same
-arguments and must reject the same mistakes the same way, before any connect:
+The one place that does, for ``nats_kv_store`` / ``nats_object_store`` and the pool's
+``kv_store`` / ``object_store``, so both take the same arguments, reject the same mistakes before
+any connect, and raise the same errors:
 
-- :func:`check_bucket_args` -- a bucket name that is not a ``str`` is a ``TypeError``; an invalid
-  name (empty, or anything but letters, digits, ``-`` and ``_``) is a ``NaqConfigError``; bucket
-  options (``history``, ``ttl``, ...) without ``create=True`` are a ``NaqConfigError`` (they only
-  apply when the bucket is created, so passing them otherwise is a mistake, not a no-op).
-- :func:`jetstream_unavailable` -- the ``NaqConnectionError`` for nats-py's
-  ``ServiceUnavailableError`` (503: JetStream is not enabled, or a cluster has no leader yet),
-  naming the servers.
-
-Names are checked on every call of those functions, which the pool's borrow helpers run per borrow:
-a name seen valid once is remembered (a bounded set), so the check is one set lookup.
+- a bucket name that is not a ``str`` is a ``TypeError``; an invalid name (empty, or anything but
+  letters, digits, ``-`` and ``_``) and bucket options without ``create=True`` (they only apply when
+  the bucket is created) are a ``NaqConfigError``;
+- a missing bucket is a ``NaqBucketNotFoundError`` unless ``create`` is true;
+- two clients creating the same bucket with different options race (JetStream error 10058): the
+  loser uses the bucket that exists;
+- JetStream's 503 (not enabled, or a cluster still electing a leader) is a ``NaqConnectionError``
+  naming the servers, with nats-py's error chained so ``is_transient`` sees the 503.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from naq.connection.errors import NaqConfigError, NaqConnectionError
+import nats.js.errors as js_errors
 
-__all__ = [
-    "KV_LABEL",
-    "OBJECT_STORE_LABEL",
-    "check_bucket",
-    "check_bucket_args",
-    "checked_names",
-    "jetstream_unavailable",
-]
+from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
 
-KV_LABEL = "KV"
-OBJECT_STORE_LABEL = "object-store"
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+__all__ = ["KV", "OBJECT_STORE", "BucketKind", "bind_bucket", "check_bucket_args", "jetstream_unavailable"]
+
+BucketKind = Literal["KV", "object-store"]
+KV: BucketKind = "KV"
+OBJECT_STORE: BucketKind = "object-store"
+
+STREAM_EXISTS_ERR_CODE = 10058
+"""JetStream: stream name already in use with a different configuration."""
 
 _BUCKET_NAME = re.compile(r"[A-Za-z0-9_-]+")
-checked_names: set[str] = set()
-"""Bucket names already found valid (exact ``str`` only), so hot paths can skip the check with one
-set lookup. Cleared in place (never rebound) when it reaches :data:`_VALID_LIMIT`."""
-_VALID_LIMIT = 1024
 
 
-def check_bucket(bucket: object, label: str) -> str:
-    """``bucket`` if it is a valid bucket name; ``TypeError`` for a non-``str``, else ``NaqConfigError``."""
-    if bucket.__class__ is str and bucket in checked_names:
-        return bucket
+def check_bucket_args(kind: BucketKind, bucket: object, create: bool, options: dict[str, Any]) -> str:
+    """The bucket name, checked; raises before any connect (see the module docstring)."""
     if not isinstance(bucket, str):
-        raise TypeError(f"{label} bucket name must be a str, got {type(bucket).__name__}")
+        raise TypeError(f"{kind} bucket name must be a str, got {type(bucket).__name__}")
     if _BUCKET_NAME.fullmatch(bucket) is None:
         raise NaqConfigError(
-            f"invalid {label} bucket name {bucket!r}: use letters, digits, '-' and '_' only",
+            f"invalid {kind} bucket name {bucket!r}: use letters, digits, '-' and '_' only",
             field="bucket",
             source="argument",
             value=repr(bucket),
         )
-    if bucket.__class__ is str:
-        if len(checked_names) >= _VALID_LIMIT:
-            checked_names.clear()
-        checked_names.add(bucket)
-    return bucket
-
-
-def check_bucket_args(label: str, bucket: object, create: bool, options: dict[str, Any]) -> str:
-    """The checked bucket name; bucket ``options`` without ``create`` are a ``NaqConfigError``."""
-    name = check_bucket(bucket, label)
+    if not isinstance(create, bool):
+        raise TypeError(f"create must be True or False, got {type(create).__name__}")
     if options and not create:
         raise NaqConfigError(
-            f"{label} bucket options {sorted(options)} only apply when the bucket is created: "
+            f"{kind} bucket options {sorted(options)} only apply when the bucket is created: "
             "pass create=True, or drop them",
             field="create",
             source="argument",
         )
-    return name
+    return bucket
+
+
+async def bind_bucket(
+    js: JetStreamContext,
+    kind: BucketKind,
+    bucket: str,
+    *,
+    create: bool,
+    options: dict[str, Any],
+    servers: tuple[str, ...],
+) -> Any:
+    """The handle of ``bucket`` (``js.key_value`` / ``js.object_store``), created first if asked to.
+
+    ``servers`` (redacted) name where JetStream was unavailable, in that error.
+    """
+    try:
+        try:
+            return await _lookup(js, kind, bucket)
+        except js_errors.BucketNotFoundError as exc:
+            if not create:
+                raise NaqBucketNotFoundError(
+                    f"JetStream {kind} bucket {bucket!r} does not exist: create it first, or pass "
+                    "create=True to create it",
+                    bucket=bucket,
+                ) from exc
+        try:
+            if kind == KV:
+                return await js.create_key_value(bucket=bucket, **options)
+            return await js.create_object_store(bucket=bucket, **options)
+        except js_errors.BadRequestError as exc:
+            if exc.err_code != STREAM_EXISTS_ERR_CODE:
+                raise
+            # created concurrently with another configuration: use the bucket that exists
+            return await _lookup(js, kind, bucket)
+    except js_errors.ServiceUnavailableError as exc:
+        raise jetstream_unavailable(servers) from exc
+
+
+async def _lookup(js: JetStreamContext, kind: BucketKind, bucket: str) -> Any:
+    if kind == KV:
+        return await js.key_value(bucket)
+    return await js.object_store(bucket)
 
 
 def jetstream_unavailable(servers: tuple[str, ...]) -> NaqConnectionError:
-    """The error for a JetStream 503 (``ServiceUnavailableError``); ``servers`` already redacted.
-
-    The caller chains nats-py's error (``raise jetstream_unavailable(...) from exc``), so
-    ``is_transient`` sees the 503 (retrying helps while a cluster elects a leader).
-    """
+    """The error for a JetStream 503 (``ServiceUnavailableError``); ``servers`` already redacted."""
     where = ", ".join(servers) if servers else "<unknown servers>"
     return NaqConnectionError(
         f"JetStream is not available on the NATS server at {where}: enable it (nats-server -js, or a "

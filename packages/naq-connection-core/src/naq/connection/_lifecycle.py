@@ -2,21 +2,20 @@
 
 One :class:`Lifecycle` per connection attempt. Its ``async`` methods are handed to nats-py as
 ``error_cb`` / ``disconnected_cb`` / ``reconnected_cb`` / ``closed_cb``. Each logs at most one line
-(redacted, never a traceback) through the logger it was given -- ``naq.connection.context_managers.logger``
-as it was when the connection was opened -- publishes a :class:`~naq.connection.events.ConnectionEvent`
-when someone listens, and never raises: nats-py stops its reconnect loop when a callback raises.
+(redacted, never a traceback), publishes a :class:`~naq.connection.events.ConnectionEvent` when
+someone listens, and never raises: nats-py stops its reconnect loop when a callback raises.
 
 Log levels: DEBUG for attempts that fail during the initial connect, for errors that announce a
 disconnect (EOF, reset) or a failed reconnect attempt, for a cancelled connect and for the lifecycle
 of healthy connections (connected, closed); INFO for a failed initial connect (the caller also gets
 the exception) and for a reconnect; WARNING for a lost server, for other asynchronous errors (slow
-consumer, permissions) and for a connection nats-py closed by itself (reconnects exhausted).
+consumer, permissions) and for a connection nats-py closed by itself (reconnects exhausted: the line
+names the last attempt's error).
 
 Asynchronous errors can come in floods (nats-py reports a slow consumer once per dropped message),
-so their WARNING line is rate-limited per connection and error type (:class:`_ErrorLog`): the first
-is logged at once, repeats within :data:`ERROR_LOG_INTERVAL` seconds are only counted, and one
-summary line per interval gives the count (flushed at close too). ERROR events are still emitted
-one per error, and cost nothing when nobody listens.
+so their WARNING line is rate-limited per connection and error type: the first is logged at once,
+repeats within :data:`ERROR_LOG_INTERVAL` seconds are only counted, and one summary line per
+interval gives the count (flushed at close too). ERROR events are still emitted one per error.
 """
 
 from __future__ import annotations
@@ -30,22 +29,18 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import nats.errors as nats_errors
-from nats.aio.transport import TcpTransport
 
-from naq.connection import events
-from naq.connection._connect import LAST_RESORT_DELAY, MIN_ATTEMPT_TIMEOUT, abandon, describe
-from naq.connection.config import redact_url
+from naq.connection import _nats_compat, events
+from naq.connection.config import redact, redact_url
 from naq.connection.events import ConnectionEvent, ConnectionEventKind
 
 if TYPE_CHECKING:
-    from naq.connection._connect import ConnectPlan
-    from naq.connection._watchdog import Watchdog
     from naq.connection.config import NatsConfig
 
-__all__ = ["ATTRIBUTE", "ERROR_LOG_INTERVAL", "AbortConnect", "Lifecycle", "is_decisive", "lifecycle_of"]
+__all__ = ["ERROR_LOG_INTERVAL", "AbortConnect", "Lifecycle", "describe", "is_decisive", "server_of"]
 
-ATTRIBUTE = "_naq_lifecycle"
-"""Attribute under which a connection opened by core carries its :class:`Lifecycle`."""
+MIN_ATTEMPT_TIMEOUT = 0.05
+"""Smallest per-attempt ``connect_timeout`` (s) handed to nats-py once the connect budget is spent."""
 
 _ids = itertools.count(1)
 
@@ -54,23 +49,23 @@ ERROR_LOG_INTERVAL = 10.0
 (looked up at call time, so tests can shorten it)."""
 
 
-def lifecycle_of(conn: object) -> Lifecycle | None:
-    """The :class:`Lifecycle` of a connection opened by core, else ``None`` (foreign or mock objects)."""
-    state = getattr(conn, ATTRIBUTE, None)
-    return state if isinstance(state, Lifecycle) else None
-
-
 def server_of(conn: Any) -> str | None:
     """The redacted URL of the server ``conn`` uses (or last used, while reconnecting); never raises."""
-    try:
-        current = getattr(conn, "_current_server", None)  # nats-py keeps it while disconnected
-        for url in (getattr(current, "uri", None), conn.connected_url):
-            text = url.geturl() if url is not None else None
-            if isinstance(text, str):
-                return redact_url(text)
-    except Exception:  # noqa: S110 -- reporting only
-        pass
-    return None
+    url = _nats_compat.current_server_url(conn)
+    return redact_url(url) if url is not None else None
+
+
+def describe(exc: BaseException | None, secrets: tuple[str | None, ...] = ()) -> str:
+    """One redacted line naming ``exc``: ``"ConnectionRefusedError: [Errno 111] ..."``."""
+    if exc is None:
+        return "unknown error"
+    text = " ".join(str(exc).split())
+    name = type(exc).__name__
+    if not text:
+        return name
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{name}: {redact(text, secrets)}"
 
 
 _DISCONNECT_ERRORS: tuple[type[BaseException], ...] = (
@@ -157,25 +152,27 @@ class Lifecycle:
     """Rate limits of asynchronous-error lines, per error type (created at the first error)."""
     connected_at = 0.0
     deadline_hit = False
-    """The hard deadline of the initial connect fired (see :meth:`on_deadline`)."""
-    dog: Watchdog | None = None
-    """The watchdog of the connection's loop (set by ``open_connection``; bounds the close too)."""
+    """The deadline of the initial connect passed (see :meth:`on_deadline`)."""
     own_walk = False
-    """Core drives nats-py's ``Client.connect`` itself (not a patched ``nats.connect``)."""
-    task: asyncio.Task[Any] | None = None
-    """The task running the initial connect (for the last-resort cancel)."""
-    last_resort: asyncio.TimerHandle | None = None
-    cancel_sent = False
-    """The last-resort timer cancelled :attr:`task`."""
+    """Core drives nats-py's ``Client.connect`` itself (``nats.connect`` was not replaced)."""
 
     def __init__(
-        self, config: NatsConfig, plan: ConnectPlan, *, pooled: bool, logger: logging.Logger
+        self,
+        config: NatsConfig,
+        *,
+        pooled: bool,
+        logger: logging.Logger,
+        attempt_timeout: float,
+        close_timeout: float,
+        drain_close_timeout: float,
     ) -> None:
         self.config = config
-        self.plan = plan
         self.connection_id = next(_ids)
         self.pooled = pooled
         self.logger = logger
+        self.attempt_timeout = attempt_timeout
+        self.close_timeout = close_timeout
+        self.drain_close_timeout = drain_close_timeout
         self.started = time.monotonic()
 
     # ------------------------------------------------------------------ helpers
@@ -187,7 +184,7 @@ class Lifecycle:
     @property
     def deadline(self) -> float:
         """Monotonic time by which the initial connect must be done."""
-        return self.started + self.plan.budget
+        return self.started + self.config.connection_timeout
 
     def secrets(self) -> tuple[str, ...]:
         """Secret values of the config (password, token, URL credentials), masked in every message."""
@@ -324,31 +321,17 @@ class Lifecycle:
     # ------------------------------------------------------------------ nats-py callbacks (never raise)
 
     def on_deadline(self) -> None:
-        """Timer callback: the initial connect is out of time. Make nats-py's connect end now.
+        """The initial connect is out of time: make nats-py's connect end now. Never raises.
 
         Emptying the server pool makes its walk raise ``NoServersError`` at the next server choice;
-        aborting the socket ends the wait of the attempt in progress; later waits get the minimum
-        per-attempt timeout. ``open_connection`` then reports a timeout. Never raises.
+        tearing the client down ends the wait of the attempt in progress.
         """
         self.deadline_hit = True
         conn = self.conn
-        with contextlib.suppress(Exception):
-            conn.options["connect_timeout"] = MIN_ATTEMPT_TIMEOUT
-            conn._server_pool.clear()
-        abandon(conn)
-        task = self.task
-        if task is not None:
-            with contextlib.suppress(Exception):
-                self.last_resort = task.get_loop().call_later(LAST_RESORT_DELAY, self._cancel_task)
-
-    def _cancel_task(self) -> None:
-        """Last resort, :data:`LAST_RESORT_DELAY` after the deadline: nats-py is stuck on something
-        the teardown cannot end (a future nobody resolves), so cancel the connecting task itself;
-        ``open_connection`` turns that cancellation back into a timeout."""
-        task = self.task
-        if task is not None and not task.done():
-            self.cancel_sent = True
-            task.cancel()
+        if conn is not None:
+            _nats_compat.set_attempt_timeout(conn, MIN_ATTEMPT_TIMEOUT)
+            _nats_compat.stop_walk(conn)
+            _nats_compat.abort(conn)
 
     async def error_cb(self, exc: Exception) -> None:
         """nats-py's error callback: one line, no traceback; during the connect walk, also budgets."""
@@ -375,11 +358,11 @@ class Lifecycle:
                 return
             conn = self.conn
             if conn is not None and (conn.is_reconnecting or conn.is_connecting):
-                close_failed_attempt(conn)
+                _nats_compat.close_failed_attempt(conn)
+            self.last_error = exc  # the CLOSED warning names the last error, whatever its kind
             if isinstance(exc, _DISCONNECT_ERRORS) or getattr(conn, "is_reconnecting", False) is True:
                 # the cause of a disconnect, or a failed reconnect attempt: the DISCONNECTED /
                 # RECONNECTED / CLOSED lines say what matters
-                self.last_error = exc
                 self.logger.debug(
                     "naq.connection: connection %d (%s): %s",
                     self.connection_id,
@@ -457,8 +440,8 @@ class Lifecycle:
         if not self.own_walk or self.conn is None:
             return
         remaining = self.deadline - time.monotonic()
-        timeout = max(MIN_ATTEMPT_TIMEOUT, min(self.plan.attempt_timeout, remaining))
-        self.conn.options["connect_timeout"] = timeout
+        timeout = max(MIN_ATTEMPT_TIMEOUT, min(self.attempt_timeout, remaining))
+        _nats_compat.set_attempt_timeout(self.conn, timeout)
 
     async def disconnected_cb(self) -> None:
         """Lost the server (nats-py may reconnect). nats-py also calls this from every close(): a
@@ -504,20 +487,3 @@ class Lifecycle:
     async def closed_cb(self) -> None:
         if not self.connecting:
             self.on_closed()  # never raises
-
-
-def close_failed_attempt(conn: Any) -> None:
-    """Close the socket of a failed reconnect attempt (nats-py leaves it open).
-
-    nats-py's reconnect loop reuses one ``TcpTransport``: each attempt's ``connect()`` replaces the
-    stream writer of the previous one without closing it. Python 3.11+ closes an unreferenced writer
-    when it is collected; Python 3.10 does not, so every failed attempt against a frozen server
-    (TCP accepted, no INFO) left a connection open on the server, even after ``close()``. nats-py
-    reports each failed attempt through ``error_cb`` before the next one starts, so closing the
-    writer here is safe: the next attempt opens a new one. Websocket transports own an HTTP session
-    that later attempts reuse, so only plain TCP transports are closed.
-    """
-    transport = getattr(conn, "_transport", None)
-    if isinstance(transport, TcpTransport):
-        with contextlib.suppress(Exception):
-            transport.close()  # type: ignore[no-untyped-call]

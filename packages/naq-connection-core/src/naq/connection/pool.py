@@ -13,34 +13,28 @@ them on return::
 
 Design:
 
-- **Lazy, single-flight connects.** A slot connects at its first borrow; concurrent borrowers of
-  a slot share one connect task (no thundering herd). A failed connect is not cached: the next
-  borrow tries again. Connections are opened with
-  ``naq.connection.context_managers.open_connection(config, pooled=True)`` and closed with
-  ``close_connection``, both looked up at call time (patches of ``context_managers.nats`` apply),
-  so the connect/close events count one pooled connection as one connection.
-- **Replacement.** A connection that is closed for good (``is_closed``: reconnect attempts
-  exhausted, or closed by someone) is replaced at its next borrow. One that is merely
-  reconnecting is lent as is: nats-py buffers publishes while it reconnects.
-- **Caches.** JetStream contexts are cached per connection and options; KV and object-store
-  handles per connection and bucket. Replacing a connection drops its caches. A nats-py bucket
-  handle is a thin wrapper over the stream's name and subjects and is never checked against the
-  server, so instead of paying a round trip per borrow the pool drops a cached handle when an
-  operation inside the borrow raises an error meaning the stream is gone (stream not found, no
-  stream response, no responders); the next borrow looks the bucket up again and raises
-  :class:`~naq.connection.errors.NaqBucketNotFoundError` if it is still missing.
-  :meth:`ConnectionPool.invalidate` drops handles explicitly (e.g. after recreating a bucket with
-  a different configuration while no error was seen).
+- **Lazy, single-flight connects.** A slot connects at its first borrow; concurrent borrowers of a
+  slot share one connect (a cancelled borrower never cancels the others). A failed connect is not
+  cached: the next borrow tries again. Connections are opened and closed by
+  :mod:`naq.connection._connection`, like every connection core makes.
+- **Replacement.** A connection that is closed for good (reconnect attempts exhausted, or closed by
+  someone) is replaced at its next borrow. One that is merely reconnecting is lent as is: nats-py
+  buffers publishes while it reconnects.
+- **Caches.** JetStream contexts are cached per connection and options; KV and object-store handles
+  per connection and bucket (bound by :mod:`naq.connection._buckets`). Replacing a connection drops
+  its caches. A bucket handle is never checked against the server, so the pool drops a cached
+  handle when an operation inside the borrow raises an error meaning the stream is gone; the next
+  borrow looks the bucket up again. :meth:`ConnectionPool.invalidate` drops handles explicitly.
 - **Loop binding.** asyncio connections belong to one event loop. A pool binds to the loop it is
-  first used on and raises :class:`~naq.connection.errors.NaqConnectionError` when used from
-  another one (instead of hanging on futures of the wrong loop).
+  first used on and raises :class:`~naq.connection.errors.NaqConnectionError` when used from another.
+- **Closing.** :meth:`ConnectionPool.close` first lets borrows in progress finish (at most
+  ``flush_timeout`` seconds), then closes the connections; borrowing from a closed pool raises a
+  ``NaqConnectionError`` that is not transient, so retry decorators stop instead of retrying into it.
+  A pool still open when its event loop shuts down (``asyncio.run`` returning, a pytest-asyncio loop
+  ending: both cancel the loop's remaining tasks) is closed then, cleanly.
 
-Global state: default pools (:func:`get_default_pool`) live in a module-level
-``WeakKeyDictionary`` keyed by event loop, one pool per (loop, NatsConfig). Reset it with
-``await close_default_pools()`` from each loop that used it; pools of loops that were closed
-without it are dropped (with a warning) the next time a default pool is created. A pool holding
-open connections at interpreter exit logs one warning (and a ``ResourceWarning`` when collected);
-it never raises.
+Global state: default pools (:func:`get_default_pool`), one per (event loop, NatsConfig), kept with
+their loop and closed with it; ``await close_default_pools()`` closes the running loop's now.
 """
 
 from __future__ import annotations
@@ -50,25 +44,16 @@ import atexit
 import logging
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from threading import get_ident
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import nats.js.errors
-
+from naq.connection import _connection
 from naq.connection import events as _events
-from naq.connection._buckets import (
-    KV_LABEL,
-    OBJECT_STORE_LABEL,
-    check_bucket_args,
-    jetstream_unavailable,
-)
-from naq.connection._buckets import checked_names as _valid_bucket_names
-from naq.connection._pool_borrow import KV, OBJECT_STORE, BucketBorrow, ConnectionBorrow, JetStreamBorrow
-from naq.connection._pool_slot import STREAM_EXISTS_ERR_CODE, Slot
-from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
+from naq.connection._buckets import KV, OBJECT_STORE, BucketKind, bind_bucket, check_bucket_args
+from naq.connection._pool_slot import Slot, is_stale_bucket_error
+from naq.connection.config import resolve_nats_config
+from naq.connection.errors import NaqConfigError, NaqConnectionError
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -82,6 +67,8 @@ __all__ = ["ConnectionPool", "PoolStats", "close_default_pools", "get_default_po
 
 logger = logging.getLogger("naq.connection")
 
+_T = TypeVar("_T")
+
 
 @dataclass(frozen=True)
 class PoolStats:
@@ -91,6 +78,8 @@ class PoolStats:
     """Configured number of connections."""
     open_connections: int
     """Connections currently held and not closed for good."""
+    lent: int
+    """Borrows in progress (entered and not yet left)."""
     borrows: int
     """Successful borrows (connection, JetStream, KV, object store)."""
     connections_opened: int
@@ -98,13 +87,90 @@ class PoolStats:
     connect_failures: int
     """Connect attempts that failed."""
     replacements: int
-    """Connections that were closed for good and replaced by a new one (counted once per new
-    connection, however many connect attempts the replacement took)."""
+    """Connections that were closed for good and replaced by a new one."""
     bucket_lookups: int
     """Bucket lookups (and creations) that hit the server."""
     bucket_invalidations: int
     """Cached bucket handles dropped because their stream was gone (or :meth:`invalidate`)."""
     closed: bool
+
+
+class _Borrow(Generic[_T]):
+    """``async with pool.connection()`` and friends: lend on enter, give back on exit."""
+
+    __slots__ = ("_pool",)
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    async def _take(self, slot: Slot, conn: Client) -> _T:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> _T:
+        pool = self._pool
+        slot, conn = await pool._ready()
+        value = await self._take(slot, conn)
+        pool._lend(slot)
+        return value
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pool._give_back()
+
+
+class _ConnectionBorrow(_Borrow["Client"]):
+    async def _take(self, slot: Slot, conn: Client) -> Client:
+        return conn
+
+
+class _JetStreamBorrow(_Borrow["JetStreamContext"]):
+    __slots__ = ("_options",)
+
+    def __init__(self, pool: ConnectionPool, options: dict[str, Any]) -> None:
+        super().__init__(pool)
+        self._options = options
+
+    async def _take(self, slot: Slot, conn: Client) -> JetStreamContext:
+        return slot.jetstream(conn, self._options)
+
+
+class _BucketBorrow(_Borrow[_T]):
+    """A cached bucket handle; dropped from the cache when the body says its stream is gone."""
+
+    __slots__ = ("_bucket", "_create", "_handle", "_kind", "_options", "_slot")
+
+    def __init__(
+        self, pool: ConnectionPool, kind: BucketKind, bucket: str, create: bool, options: dict[str, Any]
+    ) -> None:
+        super().__init__(pool)
+        self._kind = kind
+        self._bucket = bucket
+        self._create = create
+        self._options = options
+        self._slot: Slot | None = None
+        self._handle: Any = None
+
+    async def _take(self, slot: Slot, conn: Client) -> _T:
+        handle = slot.buckets(self._kind).get(self._bucket)
+        if handle is None:
+            handle = await self._pool._bind_bucket(slot, conn, self._kind, self._bucket, self._create, self._options)
+        self._slot = slot
+        self._handle = handle
+        return handle  # type: ignore[no-any-return]
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pool._give_back()
+        if exc is not None and self._slot is not None and is_stale_bucket_error(exc):
+            self._pool._forget(self._slot, self._kind, self._bucket, self._handle)
 
 
 class ConnectionPool:
@@ -113,8 +179,7 @@ class ConnectionPool:
     ``config`` is a :class:`~naq.connection.config.Config`, a
     :class:`~naq.connection.config.NatsConfig`, a URL (or comma-separated URLs) or ``None``. An
     explicit config is resolved now (bad values fail here); ``None`` follows the global config
-    (:func:`~naq.connection.config.get_config`) as it is at the pool's first use, so a module-level
-    pool picks up ``set_config`` / ``load_config`` done at startup.
+    (:func:`~naq.connection.config.get_config`) as it is at the pool's first use.
     """
 
     def __init__(self, config: Config | NatsConfig | str | None = None, *, size: int = 1) -> None:
@@ -129,25 +194,20 @@ class ConnectionPool:
                 value=repr(size),
             )
         self._size = size
-        self._config: NatsConfig | None = _resolve(config) if config is not None else None
-        self._slots = [Slot(i) for i in range(size)]
-        self._slot0 = self._slots[0]
+        self._config: NatsConfig | None = resolve_nats_config(config) if config is not None else None
+        self._slots = [Slot() for _ in range(size)]
         self._next = 0
-        self._loop_ref: Callable[[], asyncio.AbstractEventLoop | None] = _unbound
-        self._fast_slot: Slot | None = None
-        """slot0 while the pool is open, has one slot and is bound to an asyncio BaseEventLoop: the
-        borrow fast path then checks the loop with ``loop._thread_id == get_ident()`` (a loop is
-        running in this thread, and only one can) instead of the slower ``get_running_loop()``."""
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
+        self._idle: asyncio.Future[None] | None = None
+        self._lent = 0
         self._borrows = 0
         self._opened = 0
         self._connect_failures = 0
         self._replacements = 0
         self._lookups = 0
         self._invalidations = 0
-        self._connection_borrow = ConnectionBorrow(self)
-        self._jetstream_borrow = JetStreamBorrow(self, {})
 
     # ------------------------------------------------------------------ public API
 
@@ -155,7 +215,7 @@ class ConnectionPool:
     def config(self) -> NatsConfig:
         """The resolved connection settings (resolving the global config now if still unresolved)."""
         if self._config is None:
-            self._config = _resolve(None)
+            self._config = resolve_nats_config(None)
         return self._config
 
     @property
@@ -166,106 +226,31 @@ class ConnectionPool:
     def closed(self) -> bool:
         return self._closed
 
-    def connection(self) -> ConnectionBorrow:
+    def connection(self) -> _Borrow[Client]:
         """Borrow a connected nats client: ``async with pool.connection() as nc``. Never closes it."""
-        return self._connection_borrow
+        return _ConnectionBorrow(self)
 
-    def jetstream(self, **jetstream_options: Any) -> JetStreamBorrow:
-        """Borrow a JetStream context (``conn.jetstream(**jetstream_options)``, cached)."""
-        if not jetstream_options:
-            return self._jetstream_borrow
-        return JetStreamBorrow(self, jetstream_options)
+    def jetstream(self, **jetstream_options: Any) -> _Borrow[JetStreamContext]:
+        """Borrow a JetStream context (``nc.jetstream(**jetstream_options)``, cached per connection)."""
+        return _JetStreamBorrow(self, jetstream_options)
 
-    def kv_store(self, bucket: str, *, create: bool = False, **kv_config: Any) -> BucketBorrow[KeyValue]:
+    def kv_store(self, bucket: str, *, create: bool = False, **kv_config: Any) -> _Borrow[KeyValue]:
         """Borrow the KV bucket ``bucket`` (handle cached per connection).
 
         A missing bucket raises :class:`~naq.connection.errors.NaqBucketNotFoundError` unless
         ``create`` is true, in which case it is created with ``kv_config``
-        (``js.create_key_value(bucket=bucket, **kv_config)``). An existing bucket is used as it is:
-        ``kv_config`` only applies when the pool creates the bucket, so passing it without
-        ``create=True`` is a :class:`~naq.connection.errors.NaqConfigError`, like an invalid name
-        (both raised here, before any connect; a name that is not a ``str`` is a ``TypeError``).
-        On a server without JetStream entering raises :class:`NaqConnectionError` naming the servers.
+        (``js.create_key_value(bucket=bucket, **kv_config)``); an existing bucket is used as it is.
+        Bad arguments raise here, before any connect (a name that is not a ``str`` is a
+        ``TypeError``; an invalid name, or ``kv_config`` without ``create=True``, a
+        :class:`~naq.connection.errors.NaqConfigError`).
         """
-        if bucket.__class__ is not str or bucket not in _valid_bucket_names or (kv_config and not create):
-            check_bucket_args(KV_LABEL, bucket, create, kv_config)
-        return BucketBorrow(self, KV, bucket, create, kv_config)
+        name = check_bucket_args(KV, bucket, create, kv_config)
+        return _BucketBorrow(self, KV, name, create, kv_config)
 
-    def object_store(
-        self, bucket: str, *, create: bool = False, **os_config: Any
-    ) -> BucketBorrow[ObjectStore]:
+    def object_store(self, bucket: str, *, create: bool = False, **os_config: Any) -> _Borrow[ObjectStore]:
         """Borrow the object-store bucket ``bucket``; ``create`` and checks as for :meth:`kv_store`."""
-        if bucket.__class__ is not str or bucket not in _valid_bucket_names or (os_config and not create):
-            check_bucket_args(OBJECT_STORE_LABEL, bucket, create, os_config)
-        return BucketBorrow(self, OBJECT_STORE, bucket, create, os_config)
-
-    async def acquire(self) -> Client:
-        """Borrow a connected client without a context manager (the fast path for wrappers).
-
-        Pooled connections are shared, so there is nothing to give back: do not close it.
-        """
-        slot, conn = await self._ready()
-        self._lent(slot)
-        return conn
-
-    def acquire_nowait(self) -> Client | None:
-        """The live connection to lend next, without awaiting; ``None`` when :meth:`acquire` must run.
-
-        The synchronous twin of :meth:`acquire` for wrappers on hot paths: it saves a coroutine per
-        borrow. It returns ``None`` (and borrows nothing) whenever the slow path has work to do --
-        the pool is not yet bound or connected, a connection must be replaced, the pool is closed,
-        or the caller is not on the pool's event loop -- so ``pool.acquire_nowait() or await
-        pool.acquire()`` behaves exactly like ``await pool.acquire()``.
-        """
-        # _lendable_slot() and _lent(slot), inlined: this is the hottest path (a pooled decorated
-        # core publish, held to 1.3x a raw publish; each call saved is ~60 ns of a ~1.5 us call)
-        slot = self._fast_slot
-        if slot is None:
-            return None
-        loop: Any = self._loop_ref()
-        if loop is None or loop._thread_id != get_ident():
-            return None
-        conn = slot.conn
-        if conn is None or conn.is_closed:
-            return None
-        self._borrows += 1
-        if _events._listeners:
-            self._emit_borrowed(slot)
-        return conn
-
-    async def acquire_jetstream(self) -> JetStreamContext:
-        """Borrow the cached default JetStream context of a pooled client, without a context manager.
-
-        What ``async with pool.jetstream() as js`` gives, for wrappers on hot paths; nothing to give back.
-        """
-        slot, conn = await self._ready()
-        js = slot.jetstream(conn)
-        self._lent(slot)
-        return js
-
-    def jetstream_nowait(self) -> JetStreamContext | None:
-        """The synchronous twin of :meth:`acquire_jetstream`: ``None`` (borrowing nothing) whenever
-        the slow path has work to do, exactly as for :meth:`acquire_nowait`."""
-        slot = self._lendable_slot()
-        if slot is None:
-            return None
-        js = slot.jetstream(slot.conn)  # type: ignore[arg-type]  # _lendable_slot checked it
-        self._lent(slot)
-        return js
-
-    def _lendable_slot(self) -> Slot | None:
-        """The slot to lend next when that needs no await: one slot, bound to this thread's running
-        loop, connection live (see :meth:`_ready`); else ``None``."""
-        slot = self._fast_slot
-        if slot is None:
-            return None
-        loop: Any = self._loop_ref()
-        if loop is None or loop._thread_id != get_ident():
-            return None
-        conn = slot.conn
-        if conn is None or conn.is_closed:
-            return None
-        return slot
+        name = check_bucket_args(OBJECT_STORE, bucket, create, os_config)
+        return _BucketBorrow(self, OBJECT_STORE, name, create, os_config)
 
     async def open(self) -> None:
         """Connect every slot now rather than at first borrow (fail fast at startup)."""
@@ -277,18 +262,14 @@ class ConnectionPool:
     def invalidate(self, bucket: str | None = None) -> None:
         """Drop cached bucket handles (of ``bucket``, or all): the next borrow looks them up again."""
         for slot in self._slots:
-            for cache in (slot.kv, slot.objects):
-                if bucket is None:
-                    self._invalidations += len(cache)
-                    cache.clear()
-                elif cache.pop(bucket, None) is not None:
-                    self._invalidations += 1
+            self._invalidations += slot.forget_buckets(bucket)
 
     def stats(self) -> PoolStats:
         """A snapshot of the pool's counters (cheap; safe to call from any thread)."""
         return PoolStats(
             size=self._size,
             open_connections=self._open_count(),
+            lent=self._lent,
             borrows=self._borrows,
             connections_opened=self._opened,
             connect_failures=self._connect_failures,
@@ -299,41 +280,39 @@ class ConnectionPool:
         )
 
     async def close(self) -> None:
-        """Close every connection (flushed, bounded by the config's timeouts). Idempotent; never raises
-        for connection problems. Borrowing afterwards raises :class:`NaqConnectionError`.
+        """Let borrows in progress finish (at most ``flush_timeout`` s), then close every connection.
 
-        Must run on the pool's event loop; if that loop is already closed the connections cannot
-        be closed gracefully and are dropped with a warning.
+        Idempotent; never raises for connection problems. Borrowing afterwards raises
+        :class:`NaqConnectionError` (not transient). Must run on the pool's event loop; if that loop
+        is already closed the connections cannot be closed gracefully and are dropped with a warning.
         """
         if self._closed:
             if self._closing is not None and not self._closing.done():
                 await asyncio.shield(self._closing)
             return
         loop = asyncio.get_running_loop()
-        bound = self._loop_ref()
-        if self._loop_ref is not _unbound and bound is not loop:
+        bound = self._loop() if self._loop is not None else loop
+        if bound is not loop:
             if bound is not None and not bound.is_closed():
                 raise NaqConnectionError(self._wrong_loop_message(bound, loop))
             self._abandon("its event loop was closed before the pool")
             return
         self._closed = True
-        self._fast_slot = None
         self._closing = loop.create_future()
         try:
+            if self._lent:
+                self._idle = loop.create_future()
+                await asyncio.wait((self._idle,), timeout=self.config.flush_timeout)
             pending = [task for slot in self._slots for task in slot.pending_tasks()]
             for task in pending:
                 task.cancel()
             if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
-            conns = [slot.conn for slot in self._slots if slot.conn is not None]
-            for slot in self._slots:
-                slot.reset(None)
+                await asyncio.wait(pending)
+            conns = [conn for slot in self._slots if (conn := slot.reset(None)) is not None]
             if conns:
-                from naq.connection import context_managers as cm
-
-                await asyncio.gather(*(cm.close_connection(c) for c in conns), return_exceptions=True)
+                await asyncio.gather(*(_connection.close_connection(c) for c in conns))
         finally:
-            _live_pools.discard(self)
+            _forget_pool(self)
             self._closing.set_result(None)
 
     async def __aenter__(self) -> ConnectionPool:
@@ -349,10 +328,7 @@ class ConnectionPool:
         await self.close()
 
     def __repr__(self) -> str:
-        if self._config is not None:
-            servers: object = self._config.redacted_servers()
-        else:
-            servers = "<global config>"
+        servers: object = self._config.redacted_servers() if self._config is not None else "<global config>"
         state = "closed" if self._closed else "open"
         return (
             f"<ConnectionPool servers={servers} size={self._size} "
@@ -371,37 +347,69 @@ class ConnectionPool:
         except Exception:  # noqa: S110 -- nothing may escape __del__, least of all at shutdown
             pass
 
-    # ------------------------------------------------------------------ internals (borrow paths)
+    # ------------------------------------------------------------------ deprecated borrow forms
+
+    async def acquire(self) -> Client:
+        """Deprecated: use ``async with pool.connection() as nc``."""
+        _deprecated("pool.acquire()", "async with pool.connection() as nc")
+        slot, conn = await self._ready()
+        self._borrows += 1
+        return conn
+
+    def acquire_nowait(self) -> Client | None:
+        """Deprecated: use ``async with pool.connection() as nc``."""
+        _deprecated("pool.acquire_nowait()", "async with pool.connection() as nc")
+        slot = self._slots[0]
+        if self._closed or self._size != 1 or not self._on_own_loop() or not slot.is_open:
+            return None
+        self._borrows += 1
+        return slot.conn
+
+    async def acquire_jetstream(self) -> JetStreamContext:
+        """Deprecated: use ``async with pool.jetstream() as js``."""
+        _deprecated("pool.acquire_jetstream()", "async with pool.jetstream() as js")
+        slot, conn = await self._ready()
+        self._borrows += 1
+        return slot.jetstream(conn, {})
+
+    def jetstream_nowait(self) -> JetStreamContext | None:
+        """Deprecated: use ``async with pool.jetstream() as js``."""
+        _deprecated("pool.jetstream_nowait()", "async with pool.jetstream() as js")
+        slot = self._slots[0]
+        if self._closed or self._size != 1 or not self._on_own_loop() or slot.conn is None or not slot.is_open:
+            return None
+        self._borrows += 1
+        return slot.jetstream(slot.conn, {})
+
+    # ------------------------------------------------------------------ internals
+
+    def _on_own_loop(self) -> bool:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return self._loop is not None and self._loop() is loop
 
     def _checkout(self) -> Slot:
-        """The slot to lend next (round-robin); checks closed state and the event loop. Sync, cheap."""
+        """The slot to lend next (round-robin), after checking the closed state and the event loop."""
         if self._closed:
             raise NaqConnectionError(
                 f"{self!r} is closed: create a new ConnectionPool (or use get_default_pool())"
             )
-        if self._loop_ref() is not asyncio.get_running_loop():
-            self._bind_loop()
-        if self._size == 1:
-            return self._slot0
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._bind_loop(loop)
+        elif self._loop() is not loop:
+            raise NaqConnectionError(self._wrong_loop_message(self._loop(), loop))
         i = self._next
-        self._next = i + 1 if i + 1 < self._size else 0
+        self._next = (i + 1) % self._size
         return self._slots[i]
 
-    def _bind_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._loop_ref is _unbound:
-            self._bind(loop)
-            return
-        bound = self._loop_ref()
-        if bound is not loop:
-            raise NaqConnectionError(self._wrong_loop_message(bound, loop))
-
-    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._config is None:
-            self._config = _resolve(None)
-        self._loop_ref = weakref.ref(loop)
-        if self._size == 1 and isinstance(loop, asyncio.BaseEventLoop) and hasattr(loop, "_thread_id"):
-            self._fast_slot = self._slot0
+            self._config = resolve_nats_config(None)
+        self._loop = weakref.ref(loop)
+        _pools_of(loop).bound.add(self)
 
     def _wrong_loop_message(
         self, bound: asyncio.AbstractEventLoop | None, loop: asyncio.AbstractEventLoop
@@ -414,34 +422,38 @@ class ConnectionPool:
         )
 
     async def _ready(self) -> tuple[Slot, Client]:
-        """The slot to lend next and its live connection, connecting (or replacing) it if needed.
-
-        The fast path -- one slot, bound to this thread's running loop, connection live -- is a few
-        attribute reads with no suspension: ``loop._thread_id == get_ident()`` means a loop runs
-        in this thread and only one can (see ``_fast_slot``). Anything else goes to ``_checkout``.
-        """
-        loop: Any = self._loop_ref()
-        slot = self._fast_slot
-        if slot is None or loop is None or loop._thread_id != get_ident():
-            slot = self._checkout()
+        """The slot to lend next and its live connection, connecting (or replacing) it if needed."""
+        slot = self._checkout()
         conn = slot.conn
         if conn is None or conn.is_closed:
             conn = await self._connect(slot)
         return slot, conn
 
-    def _lent(self, slot: Slot) -> None:
-        """Count a borrow of ``slot`` (and tell listeners, if any)."""
+    def _lend(self, slot: Slot) -> None:
         self._borrows += 1
-        if _events._listeners:
-            self._emit_borrowed(slot)
+        self._lent += 1
+        if _events.has_listeners():
+            _events.emit(
+                _events.ConnectionEvent(
+                    kind=_events.ConnectionEventKind.BORROWED,
+                    connection_id=slot.connection_id,
+                    client_name=self.config.client_name,
+                    server=_server_of(slot.conn),
+                    pooled=True,
+                )
+            )
+
+    def _give_back(self) -> None:
+        self._lent -= 1
+        if self._lent == 0 and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
 
     async def _connect(self, slot: Slot) -> Client:
         """Connect (or replace) ``slot``'s connection; concurrent callers share one attempt."""
         task = slot.connecting
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._open_slot(slot))
+            task = slot.connecting = asyncio.get_running_loop().create_task(self._open_slot(slot))
             task.add_done_callback(_retrieve_exception)
-            slot.connecting = task
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -450,23 +462,20 @@ class ConnectionPool:
             raise
 
     async def _open_slot(self, slot: Slot) -> Client:
-        from naq.connection import context_managers as cm
-
         try:
-            old = slot.conn
+            old = slot.reset(None)
             if old is not None:
                 slot.replacing = True  # stays set until a new connection is in, whatever fails first
-                slot.reset(None)
-                await cm.close_connection(old)  # already closed for good: cleanup + CLOSED event once
+                await _connection.close_connection(old)  # closed for good already: cleanup, CLOSED once
             try:
-                conn = await cm.open_connection(self.config, pooled=True)
+                conn = await _connection.open_connection(self.config, pooled=True)
             except Exception:
                 self._connect_failures += 1
                 raise
             if self._closed:
-                await cm.close_connection(conn)
+                await _connection.close_connection(conn)
                 raise NaqConnectionError(f"{self!r} was closed while connecting")
-            slot.reset(conn, _connection_id(conn))
+            slot.reset(conn, _connection.connection_id(conn))
             self._opened += 1
             if slot.replacing:
                 slot.replacing = False
@@ -476,93 +485,48 @@ class ConnectionPool:
         finally:
             slot.connecting = None
 
-    async def _lookup_bucket(
-        self, slot: Slot, conn: Client, kind: str, bucket: str, create: bool, config: dict[str, Any]
+    async def _bind_bucket(
+        self, slot: Slot, conn: Client, kind: BucketKind, bucket: str, create: bool, options: dict[str, Any]
     ) -> Any:
-        """Look ``bucket`` up (single-flight per slot) and cache it; create it if asked to.
-
-        The name and options were checked when the borrow was made (:meth:`kv_store`). A JetStream
-        503 (not enabled, no leader) becomes the same ``NaqConnectionError`` the context managers
-        raise, naming the pool's servers, with nats-py's error chained.
-        """
-        key = (kind, bucket)
+        """Bind ``bucket`` once per slot however many borrowers ask at once, and cache the handle."""
+        key = (kind, bucket, create)
         task = slot.lookups.get(key)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._fetch_bucket(slot, conn, kind, bucket))
+            task = asyncio.get_running_loop().create_task(
+                self._bind_and_cache(slot, conn, kind, bucket, create, options)
+            )
             task.add_done_callback(_retrieve_exception)
             slot.lookups[key] = task
+            task.add_done_callback(lambda done: slot.lookups.pop(key, None) if slot.lookups.get(key) is done else None)
         try:
             return await asyncio.shield(task)
-        except nats.js.errors.BucketNotFoundError as exc:
-            if not create:
-                label = KV_LABEL if kind == KV else OBJECT_STORE_LABEL
-                raise NaqBucketNotFoundError(
-                    f"JetStream {label} bucket {bucket!r} does not exist: create it first, "
-                    "or borrow it with create=True",
-                    bucket=bucket,
-                ) from exc
-        except nats.js.errors.ServiceUnavailableError as exc:
-            raise jetstream_unavailable(self.config.redacted_servers()) from exc
         except asyncio.CancelledError:
             if task.cancelled() and self._closed:
-                raise NaqConnectionError(f"{self!r} was closed while looking up {bucket!r}") from None
+                raise NaqConnectionError(f"{self!r} was closed while binding bucket {bucket!r}") from None
             raise
-        try:
-            return await self._create_bucket(slot, conn, kind, bucket, config)
-        except nats.js.errors.ServiceUnavailableError as exc:
-            raise jetstream_unavailable(self.config.redacted_servers()) from exc
 
-    async def _fetch_bucket(self, slot: Slot, conn: Client, kind: str, bucket: str) -> Any:
-        try:
-            js = slot.jetstream(conn)
-            self._lookups += 1
-            handle: Any = await (js.key_value(bucket) if kind == KV else js.object_store(bucket))
-            if slot.conn is conn:
-                (slot.kv if kind == KV else slot.objects)[bucket] = handle
-            return handle
-        finally:
-            key = (kind, bucket)
-            if slot.lookups.get(key) is asyncio.current_task():
-                del slot.lookups[key]
-
-    async def _create_bucket(
-        self, slot: Slot, conn: Client, kind: str, bucket: str, config: dict[str, Any]
+    async def _bind_and_cache(
+        self, slot: Slot, conn: Client, kind: BucketKind, bucket: str, create: bool, options: dict[str, Any]
     ) -> Any:
-        js = slot.jetstream(conn)
         self._lookups += 1
-        handle: Any
-        try:
-            if kind == KV:
-                handle = await js.create_key_value(bucket=bucket, **config)
-            else:
-                handle = await js.create_object_store(bucket=bucket, **config)
-        except nats.js.errors.BadRequestError as exc:
-            if exc.err_code != STREAM_EXISTS_ERR_CODE:
-                raise
-            # created concurrently with another configuration: use the bucket that exists
-            handle = await (js.key_value(bucket) if kind == KV else js.object_store(bucket))
-        cache = slot.kv if kind == KV else slot.objects
-        if slot.conn is conn:
-            handle = cache.setdefault(bucket, handle)
+        handle = await bind_bucket(
+            slot.jetstream(conn, {}),
+            kind,
+            bucket,
+            create=create,
+            options=options,
+            servers=self.config.redacted_servers(),
+        )
+        if slot.conn is conn:  # not replaced meanwhile
+            handle = slot.buckets(kind).setdefault(bucket, handle)
         return handle
 
-    def _invalidate(self, slot: Slot, kind: str, bucket: str, handle: object) -> None:
-        cache: dict[str, Any] = slot.kv if kind == KV else slot.objects
+    def _forget(self, slot: Slot, kind: BucketKind, bucket: str, handle: object) -> None:
+        """Drop ``handle`` from the cache when it is still the cached one (its stream is gone)."""
+        cache = slot.buckets(kind)
         if cache.get(bucket) is handle:
             del cache[bucket]
             self._invalidations += 1
-
-    def _emit_borrowed(self, slot: Slot) -> None:
-        conn = slot.conn
-        _events.emit(
-            _events.ConnectionEvent(
-                kind=_events.ConnectionEventKind.BORROWED,
-                connection_id=slot.connection_id,
-                client_name=self.config.client_name,
-                server=_server_of(conn),
-                pooled=True,
-            )
-        )
 
     def _open_count(self) -> int:
         return sum(1 for slot in self._slots if slot.is_open)
@@ -571,12 +535,10 @@ class ConnectionPool:
         """Mark closed without closing connections we can no longer reach (their loop is gone)."""
         count = self._open_count()
         self._closed = True
-        self._fast_slot = None
         for slot in self._slots:
             slot.reset(None)
             slot.connecting = None
-            slot.lookups.clear()
-        _live_pools.discard(self)
+        _forget_pool(self)
         if count:
             logger.warning(
                 "naq.connection: dropped %d pooled connection(s) without closing them: %s; "
@@ -589,21 +551,12 @@ class ConnectionPool:
 # ---------------------------------------------------------------------- helpers
 
 
-def _unbound() -> None:
-    """``_loop_ref`` of a pool not bound to a loop yet."""
-
-
-def _resolve(config: Config | NatsConfig | str | None) -> NatsConfig:
-    from naq.connection.config import resolve_nats_config
-
-    return resolve_nats_config(config)
-
-
-def _connection_id(conn: Client) -> int:
-    """The id open_connection gave ``conn`` in its events (so BORROWED matches CONNECTED/CLOSED)."""
-    from naq.connection import context_managers as cm
-
-    return cm.connection_id(conn)
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release: use `{new}`",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def _server_of(conn: Client | None) -> str | None:
@@ -620,34 +573,78 @@ def _retrieve_exception(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-# ---------------------------------------------------------------------- default pools & exit warning
-
-_live_pools: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
-"""Pools that opened a connection and were not closed (for the interpreter-exit warning)."""
+# ---------------------------------------------------------------------- pools of each event loop
 
 
 class _LoopPools:
-    """The default pools of one event loop: by config, plus an identity cache for the hot path."""
+    """The pools bound to one event loop: the default ones by config, and every pool to close with it.
 
-    __slots__ = ("by_config", "by_id")
+    ``closer`` is a task that waits for the loop's shutdown: ``asyncio.run`` (and pytest-asyncio)
+    cancel every task left when the main coroutine ends, and the cancelled closer then closes the
+    pools still open, while the loop still runs. It ends once the loop has no open pool left.
+    """
 
-    def __init__(self) -> None:
-        self.by_config: dict[NatsConfig, ConnectionPool] = {}
-        self.by_id: dict[int, tuple[NatsConfig, ConnectionPool]] = {}
+    __slots__ = ("bound", "closer", "defaults", "shutting_down")
 
-    def pools(self) -> Iterator[ConnectionPool]:
-        return iter(list(self.by_config.values()))
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.shutting_down = False
+        self.defaults: dict[NatsConfig, ConnectionPool] = {}
+        self.bound: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
+        self.closer = loop.create_task(_close_at_loop_end(self), name="naq.connection: close pools at loop end")
 
 
-_default_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPools] = weakref.WeakKeyDictionary()
-_BY_ID_LIMIT = 64
+async def _close_at_loop_end(pools: _LoopPools) -> None:
+    try:
+        await asyncio.get_running_loop().create_future()  # never done: only cancelled
+    finally:
+        pools.shutting_down = True
+        still_open = [pool for pool in list(pools.bound) if not pool.closed]
+        if still_open:
+            await asyncio.gather(*(pool.close() for pool in still_open), return_exceptions=True)
+
+
+_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPools] = weakref.WeakKeyDictionary()
+
+
+def _pools_of(loop: asyncio.AbstractEventLoop) -> _LoopPools:
+    pools = _loops.get(loop)
+    if pools is None:
+        _sweep_closed_loops()
+        pools = _loops[loop] = _LoopPools(loop)
+    return pools
+
+
+def _forget_pool(pool: ConnectionPool) -> None:
+    """A pool closed: forget it; a loop left without open pools stops its closer."""
+    _live_pools.discard(pool)
+    loop = pool._loop() if pool._loop is not None else None
+    pools = _loops.get(loop) if loop is not None else None
+    if pools is None:
+        return
+    pools.bound.discard(pool)
+    for config, default in list(pools.defaults.items()):
+        if default is pool:
+            del pools.defaults[config]
+    if not pools.bound:
+        del _loops[loop]  # type: ignore[arg-type]
+        if not pools.shutting_down:
+            pools.closer.cancel()
+
+
+def _sweep_closed_loops() -> None:
+    """Forget the pools of event loops that were closed without shutting their tasks down."""
+    for loop, pools in list(_loops.items()):
+        if loop.is_closed():
+            del _loops[loop]
+            for pool in list(pools.bound):
+                pool._abandon("their event loop was closed without `await pool.close()`")
 
 
 def get_default_pool(config: NatsConfig) -> ConnectionPool:
     """The shared pool of the running event loop for ``config`` (created on first use, size 1).
 
-    Used by the context managers and decorators when ``NatsConfig.reuse_connections`` is on.
-    Close them with ``await close_default_pools()`` before the loop ends.
+    Used by the context managers and decorators when ``NatsConfig.reuse_connections`` is on. It is
+    closed with its event loop; ``await close_default_pools()`` closes it earlier.
     """
     try:
         loop = asyncio.get_running_loop()
@@ -655,43 +652,23 @@ def get_default_pool(config: NatsConfig) -> ConnectionPool:
         raise NaqConnectionError(
             "get_default_pool() needs a running event loop: call it from async code"
         ) from None
-    pools = _default_pools.get(loop)
-    if pools is not None:
-        hit = pools.by_id.get(id(config))
-        if hit is not None and hit[0] is config and not hit[1]._closed:
-            return hit[1]
-    return _default_pool_slow(loop, config)
-
-
-def _default_pool_slow(loop: asyncio.AbstractEventLoop, config: NatsConfig) -> ConnectionPool:
-    pools = _default_pools.get(loop)
-    if pools is None:
-        _sweep_closed_loops()
-        pools = _default_pools[loop] = _LoopPools()
-    pool = pools.by_config.get(config)
-    if pool is None or pool._closed:
-        pool = pools.by_config[config] = ConnectionPool(config)
-        pool._bind(loop)
-    if len(pools.by_id) >= _BY_ID_LIMIT:
-        pools.by_id.clear()
-    pools.by_id[id(config)] = (config, pool)
+    pools = _pools_of(loop)
+    pool = pools.defaults.get(config)
+    if pool is None or pool.closed:
+        pool = pools.defaults[config] = ConnectionPool(config)
+        pool._bind_loop(loop)
     return pool
-
-
-def _sweep_closed_loops() -> None:
-    """Forget default pools of event loops that were closed without ``close_default_pools()``."""
-    for loop, pools in list(_default_pools.items()):
-        if loop.is_closed():
-            del _default_pools[loop]
-            for pool in pools.pools():
-                pool._abandon("their event loop was closed without `await close_default_pools()`")
 
 
 async def close_default_pools() -> None:
     """Close the default pools of the running event loop and forget them (idempotent)."""
-    pools = _default_pools.pop(asyncio.get_running_loop(), None)
+    pools = _loops.get(asyncio.get_running_loop())
     if pools is not None:
-        await asyncio.gather(*(pool.close() for pool in pools.pools()), return_exceptions=True)
+        await asyncio.gather(*(pool.close() for pool in list(pools.defaults.values())), return_exceptions=True)
+
+
+_live_pools: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
+"""Pools that opened a connection and were not closed (for the interpreter-exit warning)."""
 
 
 def _warn_unclosed_pools() -> None:
@@ -699,7 +676,7 @@ def _warn_unclosed_pools() -> None:
     try:
         for pool in list(_live_pools):
             count = pool._open_count()
-            if count and not pool._closed:
+            if count and not pool.closed:
                 logger.warning(
                     "naq.connection: %r still had %d open connection(s) at interpreter exit; "
                     "call `await pool.close()` (or `await close_default_pools()`) before the loop ends",
