@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
@@ -11,6 +11,7 @@ import pytest
 
 import naq.connection.decorators as deco
 from naq.connection import utils
+from naq.connection.pool import ConnectionPool
 from naq.connection.utils import ConnectionMonitor
 
 Counts = Callable[[ConnectionMonitor], tuple[int, int, int, int]]
@@ -35,21 +36,12 @@ def async_cm(value: Any) -> MagicMock:
     return cm
 
 
-class FakePool:
-    """A stand-in for ConnectionPool recording each borrow (``connection``, ``jetstream``, ``kv_store``)."""
-
-    def __init__(self) -> None:
-        self.conn = SimpleNamespace(name="pooled-conn")
-        self.js = SimpleNamespace(name="pooled-js")
-        self.kv = SimpleNamespace(name="pooled-kv")
-        self.connection = MagicMock(side_effect=lambda: async_cm(self.conn))
-        self.jetstream = MagicMock(side_effect=lambda: async_cm(self.js))
-        self.kv_store = MagicMock(side_effect=lambda bucket, **kw: async_cm(self.kv))
-
-
 @pytest.fixture
-def pool() -> FakePool:
-    return FakePool()
+async def pool() -> AsyncIterator[ConnectionPool]:
+    """A real ConnectionPool that is never used for a connection (its URL refuses): for patched surfaces."""
+    pool = ConnectionPool("nats://127.0.0.1:1")
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture

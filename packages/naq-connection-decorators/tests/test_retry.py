@@ -327,7 +327,7 @@ async def test_retry_testing_context_manager_restores_the_previous_mode(sleep: A
 def test_set_retry_testing_validates() -> None:
     with pytest.raises(TypeError, match="True or False"):
         set_retry_testing("yes")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_retries"):
+    with pytest.raises(NaqConfigError, match="max_retries"):
         set_retry_testing(True, max_retries=-1)
 
 
@@ -337,24 +337,24 @@ def test_set_retry_testing_validates() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"max_retries": -1}, ValueError, r"max_retries=\.\.\.\) must be >= 0"),
+        ({"max_retries": -1}, NaqConfigError, r"max_retries=\.\.\.\) must be >= 0"),
         ({"max_retries": 2.5}, TypeError, "max_retries.*must be an int"),
         ({"max_retries": True}, TypeError, "max_retries.*must be an int"),
         ({"max_retries": "3"}, TypeError, "max_retries.*must be an int"),
-        ({"retry_delay": -0.1}, ValueError, "retry_delay"),
+        ({"retry_delay": -0.1}, NaqConfigError, "retry_delay"),
         ({"retry_delay": "1"}, TypeError, "retry_delay.*number of seconds"),
-        ({"retry_delay": math.nan}, ValueError, "retry_delay.*finite"),
-        ({"backoff_factor": 0.5}, ValueError, "backoff_factor.*>= 1"),
+        ({"retry_delay": math.nan}, NaqConfigError, "retry_delay.*finite"),
+        ({"backoff_factor": 0.5}, NaqConfigError, "backoff_factor.*>= 1"),
         ({"backoff_factor": None}, TypeError, r"backoff_factor.*number \(multiplier\)"),
-        ({"max_delay": -1}, ValueError, "max_delay"),
-        ({"max_delay": math.inf}, ValueError, "max_delay.*finite"),
+        ({"max_delay": -1}, NaqConfigError, "max_delay"),
+        ({"max_delay": math.inf}, NaqConfigError, "max_delay.*finite"),
         ({"jitter": 1}, TypeError, "jitter"),
-        ({"retry_on": ()}, ValueError, "retry_on.*at least one"),
+        ({"retry_on": ()}, NaqConfigError, "retry_on.*at least one"),
         ({"retry_on": (ValueError, int)}, TypeError, "retry_on.*exception class"),
         ({"retry_on": "ValueError"}, TypeError, "retry_on"),
-        ({"retry_on": (asyncio.CancelledError,)}, ValueError, "CancelledError.*never retried"),
-        ({"retry_on": KeyboardInterrupt}, ValueError, "KeyboardInterrupt"),
-        ({"max_elapsed": 0}, ValueError, "max_elapsed.*> 0"),
+        ({"retry_on": (asyncio.CancelledError,)}, NaqConfigError, "CancelledError.*never retried"),
+        ({"retry_on": KeyboardInterrupt}, NaqConfigError, "KeyboardInterrupt"),
+        ({"max_elapsed": 0}, NaqConfigError, "max_elapsed.*> 0"),
         ({"max_elapsed": "5"}, TypeError, "max_elapsed"),
     ],
 )

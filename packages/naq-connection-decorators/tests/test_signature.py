@@ -7,6 +7,7 @@ import typing
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import call
 
 import pytest
 
@@ -236,7 +237,7 @@ def test_callable_object_that_is_not_async_is_rejected(name: str) -> None:
 
 
 async def test_pooled_method_gets_the_borrowed_resource_after_self(
-    pool: Any, patched_cms: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+    pool: Any, patched_cms: SimpleNamespace
 ) -> None:
     class Repo:
         @with_kv_store("b", pool=pool)
@@ -244,7 +245,6 @@ async def test_pooled_method_gets_the_borrowed_resource_after_self(
             return self, kv, key
 
     repo = Repo()
-    assert await repo.get("k") == (repo, patched_cms.kv, "k")  # patched surface: replacement called
-    monkeypatch.undo()
-    assert await repo.get("k") == (repo, pool.kv, "k")  # unpatched: borrowed from the pool
+    assert await repo.get("k") == (repo, patched_cms.kv, "k")
+    assert patched_cms.nats_kv_store.call_args_list == [call("b", pool=pool)]
     assert list(inspect.signature(repo.get).parameters) == ["key"]

@@ -103,7 +103,9 @@ def _check_count(value: object, name: str, where: str = _NAME) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{where}({name}=...) must be an int, got {type(value).__name__}: {value!r}")
     if value < 0:
-        raise ValueError(f"{where}({name}=...) must be >= 0, got {value}")
+        raise _errors.NaqConfigError(
+            f"{where}({name}=...) must be >= 0, got {value}", field=name, source="argument", value=repr(value)
+        )
     return value
 
 
@@ -116,7 +118,12 @@ def _check_number(
     too_small = number <= minimum if strict else number < minimum
     if too_small or not math.isfinite(number):
         bound = ">" if strict else ">="
-        raise ValueError(f"{_NAME}({name}=...) must be finite and {bound} {minimum:g}, got {value!r}")
+        raise _errors.NaqConfigError(
+            f"{_NAME}({name}=...) must be finite and {bound} {minimum:g}, got {value!r}",
+            field=name,
+            source="argument",
+            value=repr(value),
+        )
     return number
 
 
@@ -125,16 +132,22 @@ def _check_retry_on(retry_on: object) -> tuple[type[Exception], ...] | None:
         return None
     classes = retry_on if isinstance(retry_on, tuple) else (retry_on,)
     if not classes:
-        raise ValueError(f"{_NAME}(retry_on=...) must name at least one exception class, got ()")
+        raise _errors.NaqConfigError(
+            f"{_NAME}(retry_on=...) must name at least one exception class, got ()",
+            field="retry_on",
+            source="argument",
+        )
     for cls in classes:
         if not (isinstance(cls, type) and issubclass(cls, BaseException)):
             raise TypeError(
                 f"{_NAME}(retry_on=...) must be an exception class or a tuple of them, got {cls!r}"
             )
         if not issubclass(cls, Exception):
-            raise ValueError(
+            raise _errors.NaqConfigError(
                 f"{_NAME}(retry_on=...) cannot include {cls.__name__}: cancellation and interpreter "
-                "exits (BaseException that is not Exception) are never retried"
+                "exits (BaseException that is not Exception) are never retried",
+                field="retry_on",
+                source="argument",
             )
     return classes
 
