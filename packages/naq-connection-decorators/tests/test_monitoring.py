@@ -1,41 +1,54 @@
-"""with_connection_monitoring: exact counts, durations, failure close-out, patch point, monitor quirks."""
+"""with_connection_monitoring: one call = one operation (never a connection), outcomes, patch point,
+monitors that raise; and against a real server: 1 pooled connection, 100 operations."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from typing import Any
-from unittest.mock import ANY, AsyncMock, MagicMock, call
+from unittest.mock import MagicMock
 
 import pytest
 
 import naq.connection.decorators as deco
-from naq.connection.decorators import _monitoring, with_connection_monitoring
+from naq.connection import utils
+from naq.connection.decorators import with_connection_monitoring, with_nats_connection
+from naq.connection.pool import ConnectionPool
 from naq.connection.utils import ConnectionMonitor
 
 pytestmark = pytest.mark.unit
 
 
-async def test_success_records_start_then_end_with_duration(
-    counts: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def ops(monitor: ConnectionMonitor) -> tuple[int, int, int, int, int]:
+    """``(started, active, succeeded, failed, cancelled)`` operations."""
+    m = monitor.get_metrics()
+    return (
+        m.operations_started,
+        m.active_operations,
+        m.operations_succeeded,
+        m.operations_failed,
+        m.operations_cancelled,
+    )
+
+
+async def test_success_is_one_operation_and_no_connection() -> None:
     monitor = ConnectionMonitor()
-    clock = iter([10.0, 11.5])
-    monkeypatch.setattr(_monitoring, "perf_counter", lambda: next(clock))
     active_inside: list[int] = []
 
     @with_connection_monitoring(monitor=monitor)
     async def work(x: int) -> int:
-        active_inside.append(monitor.get_metrics().active_connections)
+        active_inside.append(monitor.metrics.active_operations)
         return x * 2
 
     assert await work(21) == 42
     assert active_inside == [1]
-    assert counts(monitor) == (1, 0, 1, 0)
-    assert monitor.get_metrics().average_connection_time == 1.5
+    assert ops(monitor) == (1, 0, 1, 0, 0)
+    m = monitor.get_metrics()
+    assert m.total_connections == 0  # a call is not a connection
+    assert m.operation_time_buckets[-1][1] == 1
 
 
-async def test_failure_is_counted_closed_out_and_reraised(counts: Any) -> None:
+async def test_failure_is_counted_and_reraised() -> None:
     monitor = ConnectionMonitor()
     error = ConnectionResetError("reset")
 
@@ -46,11 +59,11 @@ async def test_failure_is_counted_closed_out_and_reraised(counts: Any) -> None:
     with pytest.raises(ConnectionResetError) as info:
         await work()
     assert info.value is error
-    assert counts(monitor) == (1, 0, 0, 1)  # not a success; active back to 0
-    assert monitor.get_metrics().total_connection_time == 0.0
+    assert ops(monitor) == (1, 0, 0, 1, 0)
+    assert monitor.metrics.last_operation_error == "ConnectionResetError: reset"
 
 
-async def test_cancelled_call_is_closed_out_but_neither_success_nor_failure(counts: Any) -> None:
+async def test_cancelled_call_is_neither_success_nor_failure() -> None:
     monitor = ConnectionMonitor()
     started = asyncio.Event()
 
@@ -61,16 +74,14 @@ async def test_cancelled_call_is_closed_out_but_neither_success_nor_failure(coun
 
     task = asyncio.ensure_future(work())
     await started.wait()
-    assert counts(monitor) == (1, 1, 0, 0)
+    assert ops(monitor) == (1, 1, 0, 0, 0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert counts(monitor) == (1, 0, 0, 0)
+    assert ops(monitor) == (1, 0, 0, 0, 1)
 
 
-async def test_default_monitor_is_looked_up_at_call_time(
-    counts: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_default_monitor_is_looked_up_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
     @with_connection_monitoring
     async def work() -> str:
         return "done"
@@ -78,123 +89,68 @@ async def test_default_monitor_is_looked_up_at_call_time(
     replacement = ConnectionMonitor()
     monkeypatch.setattr(deco, "connection_monitor", replacement)
     assert await work() == "done"
-    assert counts(replacement) == (1, 0, 1, 0)
+    assert ops(replacement) == (1, 0, 1, 0, 0)
 
 
-async def test_default_monitor_is_utils_global_one(counts: Any) -> None:
-    from naq.connection import utils
-
+async def test_default_monitor_is_utils_global_one() -> None:
     @with_connection_monitoring()
     async def work() -> None:
         return None
 
     await work()
-    assert counts(utils.connection_monitor) == (1, 0, 1, 0)
+    assert ops(utils.connection_monitor) == (1, 0, 1, 0, 0)
 
 
-async def test_exact_calls_on_a_mock_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
-    monitor = AsyncMock(spec=ConnectionMonitor)
+async def test_the_operation_is_named_after_the_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    monitor = MagicMock(spec=ConnectionMonitor)
     monkeypatch.setattr(deco, "connection_monitor", monitor)
 
-    @with_connection_monitoring
-    async def ok() -> None:
-        return None
+    class Jobs:
+        @with_connection_monitoring
+        async def enqueue(self) -> int:
+            return 7
 
-    @with_connection_monitoring
-    async def bad() -> None:
-        raise ValueError("x")
-
-    await ok()
-    assert monitor.mock_calls == [call.record_connection_start(), call.record_connection_end(ANY)]
-    assert isinstance(monitor.record_connection_end.call_args.args[0], float)
-    monitor.reset_mock()
-    with pytest.raises(ValueError, match="x"):
-        await bad()
-    assert monitor.mock_calls == [
-        call.record_connection_start(),
-        call.record_connection_failure(),
-        call.record_connection_closed(),
-    ]
+    assert await Jobs().enqueue() == 7
+    monitor.track_operation.assert_called_once_with(
+        "test_the_operation_is_named_after_the_function.<locals>.Jobs.enqueue"
+    )
+    handle = monitor.track_operation.return_value
+    handle.__enter__.assert_called_once_with()
+    handle.__exit__.assert_called_once_with(None, None, None)
 
 
-class ThreeMethodMonitor:
-    """A monitor with only the three contract methods (no close-out method)."""
-
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-
-    async def record_connection_start(self) -> None:
-        self.calls.append("start")
-
-    async def record_connection_end(self, duration: float) -> None:
-        self.calls.append(("end", duration))
-
-    async def record_connection_failure(self) -> None:
-        self.calls.append("failure")
-
-
-async def test_monitor_without_close_out_method_gets_deferred_exact_records(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("step", ["track_operation", "__enter__", "__exit__"])
+async def test_monitor_that_raises_never_changes_the_outcome(
+    step: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monitor = ThreeMethodMonitor()
-    clock = iter([1.0, 3.0, 5.0])
-    monkeypatch.setattr(_monitoring, "perf_counter", lambda: next(clock))
-    seen_inside: list[list[Any]] = []
+    monitor = MagicMock(spec=ConnectionMonitor)
+    if step == "track_operation":
+        monitor.track_operation.side_effect = RuntimeError("monitor broken")
+    else:
+        getattr(monitor.track_operation.return_value, step).side_effect = RuntimeError("monitor broken")
 
     @with_connection_monitoring(monitor=monitor)
     async def ok() -> str:
-        seen_inside.append(list(monitor.calls))
-        return "ok"
+        return "fine"
 
     @with_connection_monitoring(monitor=monitor)
     async def bad() -> None:
-        raise OSError("down")
-
-    assert await ok() == "ok"
-    assert seen_inside == [[]]  # nothing recorded until the outcome is known
-    assert monitor.calls == ["start", ("end", 2.0)]
-    monitor.calls.clear()
-    with pytest.raises(OSError, match="down"):
-        await bad()
-    assert monitor.calls == ["failure"]  # no start: no active record left open, no success
-
-
-async def test_monitor_that_raises_never_changes_the_outcome(caplog: pytest.LogCaptureFixture) -> None:
-    monitor = AsyncMock(spec=ConnectionMonitor)
-    monitor.record_connection_start.side_effect = RuntimeError("monitor broken")
-
-    @with_connection_monitoring(monitor=monitor)
-    async def work() -> int:
-        return 7
+        raise KeyError("own error")
 
     with caplog.at_level(logging.WARNING, logger="naq.connection.decorators"):
-        assert await work() == 7
-    assert "record_connection_start failed: RuntimeError: monitor broken" in caplog.text
-    monitor.record_connection_end.assert_awaited_once()
-
-
-async def test_magicmock_monitor_with_sync_methods_is_tolerated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monitor = MagicMock()
-    monkeypatch.setattr(deco, "connection_monitor", monitor)
-
-    @with_connection_monitoring
-    async def work() -> None:
-        raise KeyError("k")
-
-    with pytest.raises(KeyError):
-        await work()
-    monitor.record_connection_start.assert_called_once_with()
-    monitor.record_connection_failure.assert_called_once_with()
-    monitor.record_connection_closed.assert_called_once_with()
+        assert await ok() == "fine"
+        with pytest.raises(KeyError, match="own error"):
+            await bad()
+    assert "track_operation" in caplog.text
+    assert "RuntimeError: monitor broken" in caplog.text
 
 
 def test_monitor_argument_is_checked() -> None:
-    lacks = "object lacks record_connection_start, record_connection_end, record_connection_failure"
-    with pytest.raises(TypeError, match=lacks):
+    with pytest.raises(TypeError, match="needs a ConnectionMonitor .* got object"):
         with_connection_monitoring(monitor=object())
 
 
-async def test_thousand_concurrent_calls_keep_exact_counts(counts: Any) -> None:
+async def test_thousand_concurrent_calls_keep_exact_counts() -> None:
     monitor = ConnectionMonitor()
 
     @with_connection_monitoring(monitor=monitor)
@@ -205,6 +161,31 @@ async def test_thousand_concurrent_calls_keep_exact_counts(counts: Any) -> None:
         return i
 
     results = await asyncio.gather(*(work(i) for i in range(1000)), return_exceptions=True)
-    failures = sum(isinstance(r, ConnectionError) for r in results)
-    assert failures == 250
-    assert counts(monitor) == (1000, 0, 750, 250)
+    assert sum(isinstance(r, ConnectionError) for r in results) == 250
+    assert ops(monitor) == (1000, 0, 750, 250, 0)
+
+
+@pytest.mark.integration
+async def test_one_pooled_connection_and_100_calls_read_1_connection_and_100_operations(
+    nats_url: str,
+) -> None:
+    monitor = ConnectionMonitor()
+    disable = utils.enable_connection_monitoring(monitor)
+    try:
+        async with ConnectionPool(nats_url) as pool:
+            monitor.add_pool(pool)
+
+            @with_connection_monitoring(monitor=monitor)
+            @with_nats_connection(pool=pool)
+            async def publish(nc: Any, i: int) -> None:
+                await nc.publish("monitored.calls", str(i).encode())
+
+            for i in range(100):
+                await publish(i)
+            m = monitor.get_metrics()
+    finally:
+        disable()
+    assert (m.total_connections, m.successful_connections) == (1, 1)
+    assert (m.operations_started, m.operations_succeeded) == (100, 100)
+    assert (m.pools, m.pool_borrows, m.pool_connections_opened) == (1, 100, 1)
+    assert m.borrows == 100

