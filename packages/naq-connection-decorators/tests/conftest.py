@@ -19,12 +19,12 @@ Counts = Callable[[ConnectionMonitor], tuple[int, int, int, int]]
 
 def _counts(monitor: ConnectionMonitor) -> tuple[int, int, int, int]:
     m = monitor.get_metrics()
-    return m.total_connections, m.active_connections, m.successful_connections, m.failed_connections
+    return m.operations_started, m.active_operations, m.operations_succeeded, m.operations_failed
 
 
 @pytest.fixture
 def counts() -> Counts:
-    """``counts(monitor) -> (total, active, successful, failed)``."""
+    """``counts(monitor) -> (started, active, succeeded, failed)`` of the monitor's operations."""
     return _counts
 
 

@@ -142,6 +142,7 @@ async def test_monitoring_a_pooled_call(live_pool: ConnectionPool, counts: Any) 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert counts(monitor) == (3, 0, 1, 1)  # the cancelled call is neither a success nor a failure
+    assert monitor.get_metrics().operations_cancelled == 1
     assert await work("ok") == "ok"  # the pool's connection is still good after the cancel
 
 
