@@ -146,7 +146,7 @@ async def test_monitor_that_raises_never_changes_the_outcome(
 
 
 def test_monitor_argument_is_checked() -> None:
-    with pytest.raises(TypeError, match="needs a ConnectionMonitor .* got object"):
+    with pytest.raises(TypeError, match=r"needs a ConnectionMonitor .* got object"):
         with_connection_monitoring(monitor=object())
 
 

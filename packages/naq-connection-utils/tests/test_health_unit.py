@@ -115,10 +115,77 @@ async def test_without_rtt_it_requests_its_own_inbox(patched_connection: MagicMo
     sub.unsubscribe.assert_awaited_once()
 
 
-@pytest.mark.parametrize("bad", [0, -1, "5", True])
+@pytest.mark.parametrize("bad", [0, -1, -0.5])
 async def test_bad_timeout_is_a_value_error(bad: Any) -> None:
     with pytest.raises(ValueError, match="timeout must be a positive number"):
         await utils.test_nats_connection(timeout=bad)
+
+
+@pytest.mark.parametrize("bad", ["5", True, None])
+async def test_timeout_of_the_wrong_type_is_a_type_error(bad: Any) -> None:
+    with pytest.raises(TypeError, match="timeout must be a number of seconds, got"):
+        await utils.test_nats_connection(timeout=bad)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        utils.test_nats_connection,
+        utils.test_jetstream_connection,
+        utils.wait_for_nats_connection,
+        utils.get_nats_server_info,
+    ],
+)
+@pytest.mark.parametrize("bad", [42, 1.5, b"nats://x", ["nats://x"]])
+async def test_a_config_of_the_wrong_type_is_a_type_error(check: Any, bad: Any) -> None:
+    with pytest.raises(TypeError, match=f"config must be a Config, .* got {type(bad).__name__}"):
+        await check(bad)
+
+
+# -- a connected client or a pool: nothing new is opened --------------------------------------------
+def held_client(**attrs: Any) -> MagicMock:
+    """A client the application holds: connected, not reconnecting."""
+    state: dict[str, Any] = {"is_connected": True, "is_reconnecting": False, "is_closed": False}
+    return fake_connection(**{**state, **attrs})
+
+
+async def test_a_held_client_is_used_and_not_closed(patched_connection: MagicMock) -> None:
+    client = held_client()
+    assert await utils.test_nats_connection(client, timeout=1) is True
+    patched_connection.assert_not_called()  # no new connection
+    client.rtt.assert_awaited_once_with(1.0)
+    client.close.assert_not_called()
+
+
+async def test_a_reconnecting_client_is_false_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    client = held_client(is_reconnecting=True)
+    assert await utils.test_nats_connection(client, timeout=1) is False
+    client.flush.assert_not_called()  # a flush would succeed while reconnecting
+    assert "reconnecting" in caplog.text
+
+
+async def test_a_closed_client_is_false(caplog: pytest.LogCaptureFixture) -> None:
+    assert await utils.test_nats_connection(held_client(is_closed=True), timeout=1) is False
+    assert "closed" in caplog.text
+
+
+async def test_jetstream_on_a_held_client(patched_connection: MagicMock) -> None:
+    client = held_client()
+    js = MagicMock()
+    js.account_info = AsyncMock(return_value=None)
+    client.jetstream = MagicMock(return_value=js)
+    assert await utils.test_jetstream_connection(client, timeout=1) is True
+    js.account_info.assert_awaited_once()
+    patched_connection.assert_not_called()
+
+
+async def test_server_info_on_a_held_client(patched_connection: MagicMock) -> None:
+    client = held_client()
+    client._server_info = dict(SERVER_INFO)
+    client.connected_url = None
+    info = await utils.get_nats_server_info(client)
+    assert info["version"] == SERVER_INFO["version"]
+    patched_connection.assert_not_called()
 
 
 def test_not_collected_by_pytest() -> None:

@@ -4,26 +4,35 @@ Every name these functions depend on (``nats_connection``, ``nats_jetstream``, `
 ``asyncio``, ``test_nats_connection``) is looked up on the ``naq.connection.utils`` package at call
 time, so tests can patch them there.
 
+Every check also accepts what the application already has: a :class:`~naq.connection.pool.ConnectionPool`
+(it borrows the pool's connection) or a connected nats-py client (it uses it). Then it opens nothing
+new, so a readiness probe every few seconds costs one PING/PONG instead of a TCP connect and close.
+
 ``flush()`` alone is not a health check: nats-py returns from it successfully while the client is
-reconnecting. The checks here therefore finish with a real round trip (``rtt()``, a PING/PONG).
+reconnecting. The checks here therefore refuse a client that is reconnecting and finish with a real
+round trip (``rtt()``, a PING/PONG).
 """
 
 from __future__ import annotations
 
 import asyncio as _aio
+import contextlib
 import contextvars
 import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from naq.connection import _nats_compat
 from naq.connection import utils as _utils
 from naq.connection.config import Config, NatsConfig, redact_url
 from naq.connection.errors import NaqConnectionError
+from naq.connection.pool import ConnectionPool
 from naq.connection.utils.metrics import describe_error
 
 __all__ = [
     "DEFAULT_PROBE_TIMEOUT",
     "ConfigLike",
+    "Target",
     "get_nats_server_info",
     "test_jetstream_connection",
     "test_nats_connection",
@@ -31,7 +40,11 @@ __all__ = [
 ]
 
 ConfigLike = Config | NatsConfig | str | None
-"""What every function here accepts as ``config``: as for core's ``nats_connection``."""
+"""A config as core's ``nats_connection`` accepts it: a new connection is opened for the check."""
+
+Target = ConfigLike | ConnectionPool | Any
+"""What the checks accept as ``config``: a :data:`ConfigLike`, a ``ConnectionPool`` (borrowed from)
+or a connected nats-py client (used as is)."""
 
 DEFAULT_PROBE_TIMEOUT = 5.0
 """Longest single attempt inside :func:`wait_for_nats_connection`."""
@@ -47,15 +60,44 @@ class _Quiet:
 _quiet: contextvars.ContextVar[_Quiet | None] = contextvars.ContextVar("naq_utils_quiet_probe", default=None)
 
 
-def _check_timeout(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+def _check_timeout(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not value > 0:
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
     return float(value)
 
 
-def _connect(config: ConfigLike) -> Any:
-    """``nats_connection(config)``, called with no argument when there is no config."""
+def _is_client(value: object) -> bool:
+    """A connected nats-py client (or anything shaped like one: ``flush``, ``rtt``, ``is_connected``)."""
+    return callable(getattr(value, "flush", None)) and hasattr(value, "is_connected")
+
+
+def _check_target(value: object, name: str = "config") -> None:
+    if value is None or isinstance(value, Config | NatsConfig | str | ConnectionPool) or _is_client(value):
+        return
+    raise TypeError(
+        f"{name} must be a Config, NatsConfig, URL string, ConnectionPool or connected nats client "
+        f"(or None), got {type(value).__name__}"
+    )
+
+
+def _connect(config: Target) -> Any:
+    """An async context manager yielding a connection: borrowed from a pool, the given client itself,
+    or ``nats_connection(config)`` (called with no argument when there is no config)."""
+    if isinstance(config, ConnectionPool):
+        return config.connection()
+    if config is not None and not isinstance(config, Config | NatsConfig | str):
+        return contextlib.nullcontext(config)  # a client the application holds: never closed here
     return _utils.nats_connection() if config is None else _utils.nats_connection(config)
+
+
+def _require_usable(conn: Any) -> None:
+    """Fail at once on a client that is reconnecting or closed (its flush would still succeed)."""
+    if getattr(conn, "is_reconnecting", False) is True:
+        raise NaqConnectionError("the connection is reconnecting")
+    if getattr(conn, "is_closed", False) is True:
+        raise NaqConnectionError("the connection is closed")
 
 
 async def _round_trip(conn: Any, timeout: float) -> None:
@@ -91,18 +133,21 @@ def _failure_text(exc: BaseException, what: str, timeout: float) -> str:
     return f"{what} failed: {describe_error(exc)}"
 
 
-async def test_nats_connection(config: ConfigLike = None, timeout: float = 5.0) -> bool:  # noqa: PT028
+async def test_nats_connection(config: Target = None, timeout: float = 5.0) -> bool:  # noqa: PT028
     """True when NATS answers a round trip within ``timeout`` seconds; False otherwise, never raises.
 
-    Connects through ``nats_connection``, flushes, then does a real round trip (a PING/PONG; a flush
-    alone succeeds while reconnecting). A failure logs exactly one ERROR line on
-    ``naq.connection.utils``. Cancellation propagates; only a non-positive ``timeout`` raises
-    (``ValueError``).
+    ``config`` is a config (a new connection through ``nats_connection``), a ``ConnectionPool`` (its
+    connection is borrowed) or a connected client (used as is). Then: False at once when that
+    connection is reconnecting, else a flush and a real round trip (a PING/PONG). A failure logs
+    exactly one ERROR line on ``naq.connection.utils``. Cancellation propagates; a ``config`` or
+    ``timeout`` of the wrong type is a ``TypeError``, a non-positive ``timeout`` a ``ValueError``.
     """
+    _check_target(config)
     limit = _check_timeout("timeout", timeout)
 
     async def probe() -> None:
         async with _connect(config) as conn:
+            _require_usable(conn)
             await conn.flush(timeout=limit)
             await _round_trip(conn, limit)
 
@@ -120,19 +165,29 @@ test_nats_connection.__test__ = False  # type: ignore[attr-defined]  # not a pyt
 
 
 async def test_jetstream_connection(
-    config: ConfigLike = None,  # noqa: PT028
+    config: Target = None,  # noqa: PT028
     timeout: float = 5.0,  # noqa: PT028
 ) -> bool:
     """True when JetStream answers (``account_info``) within ``timeout``; False otherwise, never raises.
 
-    A server running without JetStream gives False with a log line saying so.
+    ``config`` as for :func:`test_nats_connection` (a pool or a client opens nothing new). A server
+    running without JetStream gives False with a log line saying so.
     """
+    _check_target(config)
     limit = _check_timeout("timeout", timeout)
 
     async def probe() -> None:
-        cm = _utils.nats_jetstream() if config is None else _utils.nats_jetstream(config)
-        async with cm as (_conn, js):
-            await js.account_info()
+        if isinstance(config, ConnectionPool):
+            async with config.connection() as conn:
+                _require_usable(conn)
+                await conn.jetstream().account_info()
+        elif config is None or isinstance(config, Config | NatsConfig | str):
+            cm = _utils.nats_jetstream() if config is None else _utils.nats_jetstream(config)
+            async with cm as (_conn, js):
+                await js.account_info()
+        else:
+            _require_usable(config)
+            await config.jetstream().account_info()
 
     try:
         await _aio.wait_for(probe(), limit)
@@ -151,15 +206,17 @@ test_jetstream_connection.__test__ = False  # type: ignore[attr-defined]
 
 
 async def wait_for_nats_connection(
-    config: ConfigLike = None, timeout: float = 30.0, interval: float = 1.0
+    config: Target = None, timeout: float = 30.0, interval: float = 1.0
 ) -> bool:
     """Poll until NATS answers (True, as soon as it does) or ``timeout`` seconds pass (False).
 
     Time is measured with ``asyncio.get_event_loop().time()`` and waits use ``asyncio.sleep``, both
     through ``naq.connection.utils.asyncio``; each attempt is ``test_nats_connection`` (looked up on
     the package) bounded by the time left. Failed attempts log at DEBUG; giving up logs one ERROR line
-    with the last failure. At least one attempt is always made.
+    with the last failure. At least one attempt is always made. ``config`` as for
+    :func:`test_nats_connection`.
     """
+    _check_target(config)
     total = _check_timeout("timeout", timeout)
     pause = _check_timeout("interval", interval)
     aio = _utils.asyncio
@@ -189,19 +246,23 @@ async def wait_for_nats_connection(
     return False
 
 
-async def get_nats_server_info(config: ConfigLike = None, timeout: float = 5.0) -> dict[str, Any]:
+async def get_nats_server_info(config: Target = None, timeout: float = 5.0) -> dict[str, Any]:
     """What the server says about itself, plus the measured round-trip time.
 
     Keys: ``server_name``, ``server_id``, ``version``, ``go``, ``proto``, ``jetstream`` (bool),
     ``max_payload``, ``headers``, ``cluster`` (None outside a cluster), ``client_id``, ``rtt``
     (seconds), ``connected_url`` (credentials redacted). Raises :class:`NaqConnectionError` when the
-    server cannot be reached or does not answer within ``timeout``.
+    server cannot be reached or does not answer within ``timeout`` (or the given connection is
+    reconnecting). ``config`` as for :func:`test_nats_connection`.
     """
+    _check_target(config)
     limit = _check_timeout("timeout", timeout)
-    try:
+
+    async def probe() -> dict[str, Any]:
         async with _connect(config) as conn:
-            rtt = await _aio.wait_for(conn.rtt(limit), limit)
-            info: dict[str, Any] = dict(getattr(conn, "_server_info", None) or {})
+            _require_usable(conn)
+            rtt = await conn.rtt(limit)
+            info = _nats_compat.server_info(conn)
             url = conn.connected_url
             return {
                 "server_name": info.get("server_name"),
@@ -217,6 +278,9 @@ async def get_nats_server_info(config: ConfigLike = None, timeout: float = 5.0) 
                 "rtt": float(rtt),
                 "connected_url": redact_url(url.geturl()) if url is not None else None,
             }
+
+    try:
+        return await _aio.wait_for(probe(), limit)
     except (_aio.CancelledError, NaqConnectionError):
         raise
     except Exception as exc:
