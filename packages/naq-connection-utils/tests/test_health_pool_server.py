@@ -30,7 +30,8 @@ async def test_1000_pooled_readiness_checks_open_no_new_connection(nats_server: 
         info = await utils.get_nats_server_info(pool, timeout=5)
         after = await asyncio.to_thread(connections_ever, nats_server)
     assert all(results)
-    assert info["jetstream"] is True and info["version"]
+    assert info["jetstream"] is True
+    assert info["version"]
     assert after == before  # zero new server connections
 
 
@@ -55,8 +56,9 @@ async def test_false_within_the_timeout_while_the_pooled_connection_reconnects(
         async with pool.connection() as nc:
             assert await utils.test_nats_connection(pool, timeout=5) is True
             await asyncio.to_thread(server.kill)
-            deadline = time.monotonic() + 10
-            while not nc.is_reconnecting and time.monotonic() < deadline:
+            for _ in range(500):  # up to ~10 s on a busy machine
+                if nc.is_reconnecting:
+                    break
                 await asyncio.sleep(0.02)
             assert nc.is_reconnecting
         started = time.monotonic()
