@@ -222,6 +222,27 @@ def test_unknown_prefixed_variable_warns_with_suggestion(
     assert any(m == "ignoring unknown environment variable NAQ_NATS_ZZZZZZZZZZZZ" for m in messages)
 
 
+@pytest.mark.parametrize(
+    ("unknown", "meant"),
+    [
+        ("NAQ_NATS_SERVERS", "NAQ_NATS_URL"),  # the field is called servers: its variable is _URL
+        ("NAQ_NATS_SERVER", "NAQ_NATS_URL"),
+        ("NAQ_NATS_URLS", "NAQ_NATS_URL"),
+        ("NAQ_NATS_USERNAME", "NAQ_NATS_USER"),
+        ("NAQ_NATS_CONNECT_TIMEOUT", "NAQ_NATS_CONNECTION_TIMEOUT"),
+        ("NAQ_NATS_CA_FILE", "NAQ_NATS_TLS_CA_FILE"),
+    ],
+)
+def test_unknown_variables_point_to_the_variable_meant(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, unknown: str, meant: str
+) -> None:
+    monkeypatch.setenv(unknown, "x")
+    with caplog.at_level(logging.WARNING, logger="naq.connection"):
+        load_config()
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"ignoring unknown environment variable {unknown} (did you mean {meant}?)" in messages
+
+
 def test_explicit_environ_mapping_replaces_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAQ_NATS_CLIENT_NAME", "from-os")
     assert load_config(environ={"NAQ_NATS_CLIENT_NAME": "given"}).nats.client_name == "given"

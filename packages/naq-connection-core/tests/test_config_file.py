@@ -345,6 +345,46 @@ def test_json_file(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "  ", name="empty.json"), environ={}).nats == NatsConfig()
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "key", "line", "first"),
+    [
+        ("dup.yaml", "nats:\n  servers: a:1\n  client_name: x\n  servers: b:1\n", "servers", 4, 2),
+        ("dup.yaml", "nats:\n  tls: {enabled: true, enabled: false}\n", "enabled", 2, 2),
+        ("dup.yaml", "nats: {}\nprofiles: {}\nnats: {}\n", "nats", 3, 1),
+        (
+            "dup.json",
+            '{"nats": {"servers": "a:1",\n "tls": {"enabled": true},\n "servers": "b:1"}}',
+            "servers",
+            3,
+            1,
+        ),
+        (
+            "dup.json",
+            '{"nats": {},\n "profiles": {"p": {"user": "u"}, "q": {"user": "v",\n "user": "w"}}}',
+            "user",
+            3,
+            2,
+        ),
+    ],
+)
+def test_duplicate_keys_name_the_key_and_line(
+    tmp_path: Path, name: str, text: str, key: str, line: int, first: int
+) -> None:
+    err = load_error(write(tmp_path, text, name=name))
+    assert f"duplicate key {key!r} at line {line} (first set at line {first})" in str(err)
+    assert err.field == key
+
+
+def test_the_same_key_in_different_mappings_is_fine(tmp_path: Path) -> None:
+    text = (
+        '{"nats": {"user": "a", "tls": {"enabled": false}},\n'
+        ' "profiles": {"p": {"user": "b"}, "q": {"user": "c"}}}'
+    )
+    assert load_config(write(tmp_path, text, name="ok.json"), environ={}).profile("q").user == "c"
+    yaml_text = "nats: {user: a}\nprofiles:\n  p: {user: b}\n  q: {user: c, servers: [x:1, x:1]}\n"
+    assert load_config(write(tmp_path, yaml_text), environ={}).profile("p").user == "b"
+
+
 def test_invalid_json(tmp_path: Path) -> None:
     path = write(tmp_path, f'{{"nats": {{"password": "{SECRET}",}}}}', name="bad.JSON")
     err = load_error(path)

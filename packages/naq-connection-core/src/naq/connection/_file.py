@@ -18,7 +18,9 @@ Layout::
 this stops the key being inherited (``user: ~`` in a token profile drops the inherited user). A file with no
 ``nats:`` / ``profiles:`` whose top-level keys are NatsConfig fields (the legacy flat shape, e.g. just
 ``servers: ...``) is read as the ``nats:`` section. Unknown keys are errors naming the file and key
-path, with the closest known key. Relative paths in the file are relative to the working directory.
+path, with the closest known key; a key given twice in one mapping is an error naming the key and its
+line (YAML and JSON would silently keep the last one). Relative paths in the file are relative to the
+working directory.
 Files ending in ``.json`` are read with the standard library; YAML needs PyYAML (the ``[yaml]`` extra).
 """
 
@@ -97,10 +99,13 @@ def _parse(filename: str, how: str) -> Any:
         ) from None
     if filename.lower().endswith(".json"):
         try:
-            return json.loads(text) if text.strip() else None
+            data = json.loads(text) if text.strip() else None
         except json.JSONDecodeError as exc:
             # exc.msg and the position only: the offending line may hold a secret
             raise _file_error(filename, "", None, f"invalid JSON: {exc.msg} at line {exc.lineno}") from None
+        if data is not None:
+            _json_duplicates(filename, text)
+        return data
     try:
         import yaml
     except ImportError:
@@ -112,13 +117,94 @@ def _parse(filename: str, how: str) -> Any:
             value=repr(filename),
         ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_unique_key_loader(yaml))  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as dup:
+        raise _duplicate_error(filename, dup) from None
     except yaml.YAMLError as exc:
         # problem and position only: PyYAML's full message quotes the line, which may hold a secret
         problem = getattr(exc, "problem", None) or type(exc).__name__
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise _file_error(filename, "", None, f"invalid YAML: {problem}{where}") from None
+
+
+class _DuplicateKey(Exception):
+    """A mapping sets ``key`` twice: at ``first`` and again at ``line`` (1-based)."""
+
+    def __init__(self, key: object, line: int, first: int) -> None:
+        super().__init__(key, line, first)
+        self.key, self.line, self.first = key, line, first
+
+
+def _duplicate_error(filename: str, dup: _DuplicateKey) -> NaqConfigError:
+    return NaqConfigError(
+        f"{filename}: duplicate key {str(dup.key)!r} at line {dup.line} (first set at line {dup.first}); "
+        "remove one of them",
+        field=str(dup.key),
+        source=f"{filename}: line {dup.line}",
+        value=None,
+    )
+
+
+_loaders: dict[int, Any] = {}
+
+
+def _unique_key_loader(yaml: Any) -> Any:
+    """PyYAML's SafeLoader, refusing a key set twice in one mapping (merge keys ``<<`` excepted)."""
+    loader = _loaders.get(id(yaml))
+    if loader is not None:
+        return loader
+
+    class UniqueKeyLoader(yaml.SafeLoader):  # type: ignore[misc, name-defined]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[object, int] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(key, line, seen[key])
+                    seen[key] = line
+                except TypeError:  # an unhashable key: PyYAML reports it itself
+                    continue
+            return super().construct_mapping(node, deep)
+
+    _loaders[id(yaml)] = UniqueKeyLoader
+    return UniqueKeyLoader
+
+
+def _json_duplicates(filename: str, text: str) -> None:
+    """Walk valid JSON ``text`` and raise the NaqConfigError for the first key set twice in one object."""
+    decoder = json.JSONDecoder()
+    space = re.compile(r"[ \t\n\r]*")
+
+    def skip(pos: int) -> int:
+        match = space.match(text, pos)
+        return match.end() if match else pos
+
+    def walk(pos: int) -> int:
+        pos = skip(pos)
+        opener = text[pos]
+        if opener not in "{[":
+            return decoder.raw_decode(text, pos)[1]  # a scalar
+        closer, pos = ("}" if opener == "{" else "]"), skip(pos + 1)
+        seen: dict[str, int] = {}
+        while text[pos] != closer:
+            if opener == "{":
+                line = text.count("\n", 0, pos) + 1
+                key, pos = decoder.raw_decode(text, pos)
+                if key in seen:
+                    raise _duplicate_error(filename, _DuplicateKey(key, line, seen[key]))
+                seen[key] = line
+                pos = skip(skip(pos) + 1)  # past the colon
+            pos = skip(walk(pos))
+            if text[pos] == ",":
+                pos = skip(pos + 1)
+        return pos + 1
+
+    walk(0)
 
 
 def _file_error(filename: str, key: str, value: object, problem: str) -> NaqConfigError:

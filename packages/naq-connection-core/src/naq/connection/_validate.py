@@ -1,8 +1,9 @@
 """Validation and normalisation of single config values, shared by NatsConfig and TLSConfig.
 
 Every failure is a :class:`~naq.connection.errors.NaqConfigError` built by ``config_error`` (field,
-source, masked value, problem). ``sources`` maps a dotted field name to where its value came from;
-fields missing there were passed as constructor arguments.
+source, masked value, problem), except a value of the wrong type passed as a constructor argument in
+code: that is a ``TypeError`` naming the argument (see :func:`wrong_type`). ``sources`` maps a dotted
+field name to where its value came from; fields missing there were passed as constructor arguments.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "normalise_server",
     "source_of",
     "split_servers",
+    "wrong_type",
 ]
 
 ARGUMENT = "NatsConfig argument"
@@ -39,12 +41,20 @@ def source_of(sources: Mapping[str, str] | None, field: str) -> str:
     return ARGUMENT
 
 
+def wrong_type(field: str, source: str, value: object, expected: str) -> Exception:
+    """The error for ``value`` not being ``expected``: a ``TypeError`` naming the argument when code
+    passed it, else (a file value) a ``NaqConfigError`` naming the file and key."""
+    if source == ARGUMENT:
+        return TypeError(f"{field} must be {expected}, got {type(value).__name__}")
+    return config_error(field, source, value, f"must be {expected}")
+
+
 def check_path(field: str, value: PathLike | None, sources: Mapping[str, str] | None) -> str | None:
     """Normalise an optional file path (``~`` expanded) and check that the file exists."""
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise config_error(field, source_of(sources, field), value, "must be a file path")
+        raise wrong_type(field, source_of(sources, field), value, "a file path")
     text = os.path.expanduser(os.fspath(value))
     if text == "":
         return None
@@ -61,11 +71,11 @@ def split_servers(value: object, source: str) -> tuple[str, ...]:
         # a list item may itself be comma-separated (e.g. an interpolated "${NATS_URLS}")
         items = [part for item in value for part in (item.split(",") if isinstance(item, str) else [item])]
     else:
-        raise config_error("servers", source, value, "must be a URL string or a list of URL strings")
+        raise wrong_type("servers", source, value, "a URL string or a list of URL strings")
     servers = []
     for item in items:
         if not isinstance(item, str):
-            raise config_error("servers", source, item, "every server must be a URL string")
+            raise wrong_type("servers", source, item, "URL strings (every item)")
         if item.strip():
             servers.append(normalise_server(item.strip(), source))
     if not servers:
@@ -118,7 +128,7 @@ def check_number(
     source = source_of(sources, field)
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
-        raise config_error(field, source, value, f"must be {'an integer' if integer else 'a number'}")
+        raise wrong_type(field, source, value, "an integer" if integer else "a number")
     assert isinstance(value, (int, float))
     if not math.isfinite(value):
         raise config_error(field, source, value, "must be a finite number")
@@ -132,5 +142,5 @@ def check_optional_str(field: str, value: object, sources: Mapping[str, str] | N
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise config_error(field, source_of(sources, field), value, "must be a string")
+        raise wrong_type(field, source_of(sources, field), value, "a string")
     return value

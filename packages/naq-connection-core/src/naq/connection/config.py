@@ -17,7 +17,7 @@ Fields (file key under ``nats:`` / environment variable / default):
 =========================  ===================================  =========================
 servers                    NAQ_NATS_URL (comma-separated)       ("nats://localhost:4222",)
 client_name                NAQ_NATS_CLIENT_NAME                 "naq-client"
-max_reconnect_attempts     NAQ_NATS_MAX_RECONNECT_ATTEMPTS      5 (0 or -1: forever)
+max_reconnect_attempts     NAQ_NATS_MAX_RECONNECT_ATTEMPTS      60 (0 or -1: forever)
 reconnect_time_wait        NAQ_NATS_RECONNECT_TIME_WAIT         2.0 s (>= 0)
 connection_timeout         NAQ_NATS_CONNECTION_TIMEOUT          10.0 s (> 0)
 drain_timeout              NAQ_NATS_DRAIN_TIMEOUT               30.0 s (> 0)
@@ -64,6 +64,7 @@ from naq.connection._validate import (
     check_path,
     source_of,
     split_servers,
+    wrong_type,
 )
 from naq.connection.errors import NaqConfigError
 
@@ -111,7 +112,7 @@ class TLSConfig:
     ) -> None:
         for name, flag in (("tls.enabled", enabled), ("tls.handshake_first", handshake_first)):
             if not isinstance(flag, bool):
-                raise config_error(name, source_of(_sources, name), flag, "must be true or false")
+                raise wrong_type(name, source_of(_sources, name), flag, "true or false (a bool)")
         cert = check_path("tls.cert_file", cert_file, _sources)
         key = check_path("tls.key_file", key_file, _sources)
         if (cert is None) != (key is None):
@@ -148,8 +149,10 @@ class NatsConfig:
 
     ``servers`` accepts one URL, a comma-separated string or a list, and is stored as a tuple of
     normalised URLs (``host:port`` gets ``nats://``; nats:// and tls:// get port 4222 when none is
-    given). ``max_reconnect_attempts`` of 0 or -1 means "retry forever" in nats-py (after a successful
-    connect; initial connects are bounded by ``connection_timeout``). ``reconnect_time_wait`` may be 0;
+    given). ``max_reconnect_attempts`` (default 60, nats-py's own: with ``reconnect_time_wait`` 2 s a
+    held client rides out about two minutes of outage) of 0 or -1 means "retry forever" in nats-py
+    (after a successful connect; nats-py checks the limit only when it is > 0; initial connects are
+    bounded by ``connection_timeout``). ``reconnect_time_wait`` may be 0;
     every other duration must be > 0 seconds. ``user``/``password`` and ``token`` are alternatives;
     ``creds_file`` and ``nkeys_seed_file`` are paths (their content is never read here or printed).
     ``reuse_connections`` lets the context managers share a per-event-loop pooled connection.
@@ -177,7 +180,7 @@ class NatsConfig:
         self,
         servers: str | Sequence[str] = (DEFAULT_SERVER,),
         client_name: str = "naq-client",
-        max_reconnect_attempts: int = 5,
+        max_reconnect_attempts: int = 60,
         reconnect_time_wait: float = 2.0,
         connection_timeout: float = 10.0,
         drain_timeout: float = 30.0,
@@ -198,7 +201,9 @@ class NatsConfig:
         src = _sources
         set_ = object.__setattr__
         set_(self, "servers", split_servers(servers, source_of(src, "servers")))
-        if not isinstance(client_name, str) or not client_name.strip():
+        if not isinstance(client_name, str):
+            raise wrong_type("client_name", source_of(src, "client_name"), client_name, "a string")
+        if not client_name.strip():
             raise config_error(
                 "client_name", source_of(src, "client_name"), client_name, "must be a non-empty string"
             )
@@ -255,7 +260,7 @@ class NatsConfig:
         )
         for name, flag in (("allow_reconnect", allow_reconnect), ("reuse_connections", reuse_connections)):
             if not isinstance(flag, bool):
-                raise config_error(name, source_of(src, name), flag, "must be true or false")
+                raise wrong_type(name, source_of(src, name), flag, "true or false (a bool)")
             set_(self, name, flag)
         set_(self, "user", check_optional_str("user", user, src))
         set_(self, "password", check_optional_str("password", password, src))
@@ -382,7 +387,7 @@ def _make_tls(value: TLSConfig | Mapping[str, Any] | None, sources: Mapping[str,
                 f"unknown TLS setting{_did_you_mean(name, known)}",
             )
         return TLSConfig(**value, _sources=sources)
-    raise config_error("tls", source_of(sources, "tls"), value, "must be a TLSConfig or a mapping")
+    raise wrong_type("tls", source_of(sources, "tls"), value, "a TLSConfig or a mapping")
 
 
 def _did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -408,9 +413,14 @@ class Config:
             nats = NatsConfig()
         if not isinstance(nats, NatsConfig):
             raise TypeError(f"Config.nats must be a NatsConfig, got {type(nats).__name__}")
+        if profiles is not None and not isinstance(profiles, Mapping):
+            kind = type(profiles).__name__
+            raise TypeError(f"Config.profiles must be a mapping of profile name -> NatsConfig, got {kind}")
         frozen: dict[str, NatsConfig] = {}
         for name, profile in (profiles or {}).items():
-            if not isinstance(name, str) or not name:
+            if not isinstance(name, str):
+                raise TypeError(f"Config.profiles names must be strings, got {type(name).__name__}")
+            if not name:
                 raise config_error(
                     "profiles", "Config argument", name, "profile names must be non-empty strings"
                 )
