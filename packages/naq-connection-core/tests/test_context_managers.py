@@ -9,20 +9,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from types import SimpleNamespace
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
+import nats
 import nats.errors
 import nats.js.errors
 import pytest
 
-import naq.connection._lifecycle as lifecycle_module
-from naq.connection import _watchdog, events
 from naq.connection import context_managers as cm
+from naq.connection import events
 from naq.connection.config import Config, NatsConfig
 from naq.connection.errors import NaqBucketNotFoundError, NaqConfigError, NaqConnectionError
 from naq.connection.events import ConnectionEventKind as Kind
+from naq.connection.pool import ConnectionPool
 
 pytestmark = pytest.mark.unit
 
@@ -77,10 +77,10 @@ def conn() -> MagicMock:
 
 @pytest.fixture
 def fake_nats(monkeypatch: pytest.MonkeyPatch, conn: MagicMock) -> MagicMock:
-    """``context_managers.nats`` replaced: ``connect`` is an AsyncMock returning ``conn``."""
+    """``nats.connect`` replaced (the documented seam): an AsyncMock returning ``conn``."""
     module = MagicMock(name="nats")
     module.connect = AsyncMock(name="connect", return_value=conn)
-    monkeypatch.setattr(cm, "nats", module)
+    monkeypatch.setattr(nats, "connect", module.connect)
     return module
 
 
@@ -298,17 +298,20 @@ async def test_cancellation_in_the_body_closes_and_propagates(
 
 
 async def test_cancellation_during_close_still_tears_down_and_propagates(
-    fake_nats: MagicMock, config: NatsConfig, conn: MagicMock, monkeypatch: pytest.MonkeyPatch
+    fake_nats: MagicMock, config: NatsConfig, conn: MagicMock, events_log: list[Any]
 ) -> None:
     closing = asyncio.Event()
+    close_cancelled = asyncio.Event()
 
     async def slow_close() -> None:
         closing.set()
-        await asyncio.sleep(60)
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            close_cancelled.set()
+            raise
 
     conn.close = AsyncMock(side_effect=slow_close)
-    abandoned: list[Any] = []
-    monkeypatch.setattr(cm._connect, "abandon", abandoned.append)
 
     async def body() -> None:
         async with cm.nats_connection(config):
@@ -319,51 +322,53 @@ async def test_cancellation_during_close_still_tears_down_and_propagates(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert abandoned == [conn]
+    await asyncio.wait_for(close_cancelled.wait(), 5)  # the close in progress was given up, not left running
+    assert [e.kind for e in events_log].count(Kind.CLOSED) == 1
 
 
-async def test_close_failure_is_swallowed_and_the_client_torn_down(
-    fake_nats: MagicMock, config: NatsConfig, conn: MagicMock, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "failure",
+    [nats.errors.ConnectionClosedError(), asyncio.CancelledError(), RuntimeError("odd")],
+    ids=["closed", "cancelled-by-nats-py", "other"],
+)
+async def test_a_failing_close_is_swallowed_and_reported_closed_once(
+    fake_nats: MagicMock, config: NatsConfig, conn: MagicMock, events_log: list[Any], failure: BaseException
 ) -> None:
-    conn.close = AsyncMock(side_effect=nats.errors.ConnectionClosedError())
-    abandoned: list[Any] = []
-    monkeypatch.setattr(cm._connect, "abandon", abandoned.append)
+    # nats-py raises CancelledError from close() itself when closed mid-reconnect: a failed close,
+    # not a cancellation of the caller (the caller goes on)
+    conn.close = AsyncMock(side_effect=failure)
     async with cm.nats_connection(config):
         pass
-    assert abandoned == [conn]
+    conn.close.assert_awaited_once()
+    assert [e.kind for e in events_log].count(Kind.CLOSED) == 1
+    await asyncio.sleep(0)  # still running: not cancelled
 
 
-async def test_overdue_close_tears_the_client_down(conn: MagicMock, monkeypatch: pytest.MonkeyPatch) -> None:
-    # nats-py's close() waits on its socket; aborting the socket (abandon) is what ends the wait.
-    socket_aborted = asyncio.Event()
+async def test_overdue_close_is_given_up_after_the_timeout(conn: MagicMock) -> None:
+    close_cancelled = asyncio.Event()
 
-    async def close_waiting_on_the_socket() -> None:
-        await socket_aborted.wait()
+    async def close_that_never_ends() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            close_cancelled.set()
+            raise
 
-    conn.close = AsyncMock(side_effect=close_waiting_on_the_socket)
-    abandoned: list[float] = []
-    loop = asyncio.get_running_loop()
-
-    def abandon(target: Any) -> None:
-        assert target is conn
-        abandoned.append(loop.time())
-        socket_aborted.set()
-
-    monkeypatch.setattr(cm._connect, "abandon", abandon)
-    started = loop.time()
-    await cm.close_connection(conn, timeout=0.1)
-    assert len(abandoned) == 1
-    assert 0.09 <= abandoned[0] - started < 1
+    conn.close = AsyncMock(side_effect=close_that_never_ends)
+    await asyncio.wait_for(cm.close_connection(conn, timeout=0.1), 10)  # bounded: does not hang
+    await asyncio.wait_for(close_cancelled.wait(), 5)
 
 
-async def test_close_within_the_timeout_cancels_the_timer(
-    conn: MagicMock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    abandoned: list[Any] = []
-    monkeypatch.setattr(cm._connect, "abandon", abandoned.append)
-    await cm.close_connection(conn, timeout=0.05)
-    await asyncio.sleep(0.1)
-    assert abandoned == []
+async def test_close_within_the_timeout_is_not_cancelled(conn: MagicMock) -> None:
+    finished = asyncio.Event()
+
+    async def quick_close() -> None:
+        await asyncio.sleep(0)
+        finished.set()
+
+    conn.close = AsyncMock(side_effect=quick_close)
+    await cm.close_connection(conn, timeout=30)
+    assert finished.is_set()
 
 
 async def test_close_of_an_already_closed_connection_is_a_no_op(conn: MagicMock) -> None:
@@ -385,36 +390,37 @@ async def test_drain_of_a_reconnecting_connection_falls_back_to_close(conn: Magi
     conn.close.assert_awaited_once()
 
 
-async def test_close_timeouts_come_from_the_connection_config(
-    fake_nats: MagicMock, config: NatsConfig, conn: MagicMock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    nc = await cm.open_connection(config)
-    state = lifecycle_module.lifecycle_of(nc)
-    assert state is not None
-    assert state.plan.close_timeout == 1.5 + 0.25  # flush + reconnect wait
-    assert state.plan.drain_close_timeout == 4.0 + 1.5  # drain + flush
-    bounds: list[float] = []
-    real_watch = _watchdog.Watchdog.watch
+async def test_close_timeouts_come_from_the_connection_config(fake_nats: MagicMock, conn: MagicMock) -> None:
+    async def hang() -> None:
+        await asyncio.sleep(3600)
 
-    def recording_watch(self: _watchdog.Watchdog, delay: float, callback: Any) -> int:
-        bounds.append(delay)
-        return real_watch(self, delay, callback)
-
-    monkeypatch.setattr(_watchdog.Watchdog, "watch", recording_watch)
-    await cm.close_connection(nc)
-    await cm.close_connection(make_conn())  # not opened by core: the default bound
-    assert bounds[-2:] == [1.5 + 0.25, cm._DEFAULT_CLOSE_TIMEOUT]
-    seen: list[float] = []
-    real_wait_for = asyncio.wait_for
-
-    async def recording_wait_for(aw: Any, timeout: float) -> Any:
-        seen.append(timeout)
-        return await real_wait_for(aw, timeout)
-
-    monkeypatch.setattr(cm, "asyncio", SimpleNamespace(wait_for=recording_wait_for))
+    conn.close = AsyncMock(side_effect=hang)
+    conn.drain = AsyncMock(side_effect=hang)
+    short = NatsConfig(servers=SERVER, flush_timeout=0.1, reconnect_time_wait=0.1, drain_timeout=0.2)
+    nc = await cm.open_connection(short)
+    # far below the 10 s bound of connections core did not open: the config's bound applies
+    await asyncio.wait_for(cm.close_connection(nc), 8)
     conn.is_closed = False
-    await cm.close_connection(nc, drain=True)
-    assert seen == [4.0 + 1.5]
+    nc = await cm.open_connection(short)
+    await asyncio.wait_for(cm.close_connection(nc, drain=True), 8)  # drain_timeout + flush_timeout
+    conn.drain.assert_awaited_once()
+
+
+async def test_a_connection_core_did_not_open_gets_a_longer_default_bound(conn: MagicMock) -> None:
+    started = asyncio.Event()
+
+    async def hang() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    conn.close = AsyncMock(side_effect=hang)
+    closing = asyncio.ensure_future(cm.close_connection(conn))
+    await started.wait()
+    await asyncio.sleep(0.3)
+    assert not closing.done()  # still waiting: the default bound is seconds, not the config's
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
 
 
 # ----------------------------------------------------------------------------- connect failures
@@ -444,7 +450,22 @@ async def test_a_hanging_patched_connect_is_cut_at_the_deadline(fake_nats: Magic
     started = loop.time()
     with pytest.raises(NaqConnectionError, match=r"timed out after 0\.2 s") as caught:
         await cm.open_connection(cfg)
-    assert loop.time() - started < 0.2 + 1
+    assert loop.time() - started < 0.2 + 5  # generous: only "does not hang"
+    assert "no NATS handshake in time" in str(caught.value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug: open_connection's deadline path raises NaqConnectionError without chaining the "
+    "timeout (`raise _connect_failed(...)` has no `from`), while its docstring promises the error chained",
+)
+async def test_a_connect_cut_at_the_deadline_chains_the_timeout(fake_nats: MagicMock) -> None:
+    async def hang(**_: Any) -> None:
+        await asyncio.sleep(60)
+
+    fake_nats.connect.side_effect = hang
+    with pytest.raises(NaqConnectionError) as caught:
+        await cm.open_connection(NatsConfig(servers=SERVER, connection_timeout=0.2))
     assert isinstance(caught.value.__cause__, asyncio.TimeoutError)
 
 
@@ -478,9 +499,13 @@ async def test_cancelled_connect_propagates_cancellation_and_reports_failure(
         (RuntimeError("odd"), ""),
     ],
 )
-def test_connect_failure_hints(cause: BaseException, hint: str) -> None:
-    text = cm._hint(cause)
-    assert (hint in text) if hint else text == ""
+async def test_connect_failure_hints(fake_nats: MagicMock, cause: BaseException, hint: str) -> None:
+    fake_nats.connect.side_effect = cause
+    with pytest.raises(NaqConnectionError) as caught:
+        await cm.open_connection(NatsConfig(servers=SERVER))
+    text = str(caught.value)
+    assert (hint in text) if hint else text.endswith(")")
+    assert caught.value.__cause__ is cause
 
 
 async def test_ssl_config_errors_are_not_wrapped_as_connect_failures(
@@ -539,7 +564,7 @@ async def test_no_events_are_built_without_listeners(
     fake_nats: MagicMock, config: NatsConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[Any] = []
-    monkeypatch.setattr(lifecycle_module.Lifecycle, "emit", lambda self, *a, **k: built.append(a))
+    monkeypatch.setattr(events, "emit", built.append)
     async with cm.nats_connection(config):
         pass
     assert built == []
@@ -583,18 +608,14 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
 
-async def test_error_flood_logs_one_line_then_one_summary_per_interval(
+async def test_error_flood_logs_one_line_then_a_summary(
     fake_nats: MagicMock,
     config: NatsConfig,
     events_log: list[Any],
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(lifecycle_module, "ERROR_LOG_INTERVAL", 0.2)
     nc = await cm.open_connection(config)
     error_cb = connect_kwargs(fake_nats)["error_cb"]
-    state = lifecycle_module.lifecycle_of(nc)
-    assert state is not None
     events_log.clear()
     with caplog.at_level(logging.DEBUG, logger="naq.connection"):
         for n in range(100):  # nats-py reports a slow consumer once per dropped message
@@ -604,64 +625,33 @@ async def test_error_flood_logs_one_line_then_one_summary_per_interval(
         assert "error: SlowConsumerError" in lines[0]
         await error_cb(RuntimeError("permissions violation"))  # another error type: not held back
         assert len(warnings_of(caplog)) == 2
-        await asyncio.sleep(0.35)  # the interval ends: one summary line with the count
+        await cm.close_connection(nc)  # close flushes the pending summary
         lines = warnings_of(caplog)
         assert len(lines) == 3
         assert "error repeated 99 time(s) in the last" in lines[2]
         assert "SlowConsumerError" in lines[2]
         assert "jobs.99" in lines[2]  # the latest one described
-        for n in range(5):  # still flooding after the summary: counted again
-            await error_cb(slow_consumer(n))
-        assert len(warnings_of(caplog)) == 3
-        await cm.close_connection(nc)  # close flushes the pending summary and its timer
-        lines = warnings_of(caplog)
-        assert len(lines) == 4
-        assert "error repeated 5 time(s)" in lines[3]
-        assert all(entry.timer is None for entry in (state.error_logs or {}).values())
     assert all("\n" not in line for line in lines)
-    # events stay one per error: 100 + 1 + 5
-    assert [e.kind for e in events_log].count(Kind.ERROR) == 106
+    # events stay one per error: 100 + 1
+    assert [e.kind for e in events_log].count(Kind.ERROR) == 101
 
 
-async def test_error_after_a_quiet_interval_is_logged_at_once(
+async def test_suppressed_errors_build_no_event_without_listeners(
     fake_nats: MagicMock,
     config: NatsConfig,
-    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(lifecycle_module, "ERROR_LOG_INTERVAL", 0.1)
-    nc = await cm.open_connection(config)
-    error_cb = connect_kwargs(fake_nats)["error_cb"]
-    with caplog.at_level(logging.WARNING, logger="naq.connection"):
-        await error_cb(slow_consumer(1))
-        await asyncio.sleep(0.15)  # nothing suppressed: no summary, and the interval is over
-        await error_cb(slow_consumer(2))
-        assert [("jobs.1" in m, "jobs.2" in m) for m in warnings_of(caplog)] == [(True, False), (False, True)]
-        assert not any("repeated" in m for m in warnings_of(caplog))
-    await cm.close_connection(nc)
-
-
-async def test_suppressed_errors_cost_no_description_and_no_event_without_listeners(
-    fake_nats: MagicMock, config: NatsConfig, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     nc = await cm.open_connection(config)
     error_cb = connect_kwargs(fake_nats)["error_cb"]
-    described: list[Any] = []
     built: list[Any] = []
-    real_describe = lifecycle_module.Lifecycle.describe
-
-    def describe(self: Any, exc: Any) -> str:
-        described.append(exc)
-        return real_describe(self, exc)
-
-    monkeypatch.setattr(lifecycle_module.Lifecycle, "describe", describe)
-    monkeypatch.setattr(lifecycle_module.Lifecycle, "emit", lambda self, *a, **k: built.append(a))
-    for n in range(50):
-        await error_cb(slow_consumer(n))
-    assert len(described) == 1  # only the logged line is described (redaction is not free)
+    monkeypatch.setattr(events, "emit", built.append)
+    with caplog.at_level(logging.WARNING, logger="naq.connection"):
+        for n in range(50):
+            await error_cb(slow_consumer(n))
+        await cm.close_connection(nc)
     assert built == []  # no listener: no ERROR event built
-    await cm.close_connection(nc)
-    assert len(described) == 2  # plus the summary flushed at close
+    assert len(warnings_of(caplog)) == 2  # the first line and the summary
 
 
 async def test_error_callback_redacts_secrets_and_never_prints_a_traceback(
@@ -683,22 +673,37 @@ async def test_error_callback_redacts_secrets_and_never_prints_a_traceback(
 async def test_callbacks_never_raise_even_when_logging_and_listeners_break(
     fake_nats: MagicMock, config: NatsConfig, conn: MagicMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken_logger = MagicMock(name="logger")
-    for level in ("debug", "info", "warning", "error", "isEnabledFor"):
-        getattr(broken_logger, level).side_effect = RuntimeError("logging is broken")
-    monkeypatch.setattr(cm, "logger", broken_logger)
-    await cm.open_connection(config)
-    monkeypatch.setattr(events, "emit", MagicMock(side_effect=RuntimeError("listener bus broken")))
-    monkeypatch.setattr(events, "has_listeners", lambda: True)
-    type(conn).connected_url = property(lambda self: (_ for _ in ()).throw(RuntimeError("no url")))
-    callbacks = connect_kwargs(fake_nats)
-    await callbacks["error_cb"](RuntimeError("x"))
-    await callbacks["disconnected_cb"]()
-    await callbacks["reconnected_cb"]()
-    await callbacks["closed_cb"]()
-    broken_logger.warning.assert_called()  # they did try to log
+    tried: list[str] = []
+
+    def broken_filter(record: logging.LogRecord) -> bool:
+        tried.append(record.levelname)
+        raise RuntimeError("logging is broken")
+
+    core_logger = logging.getLogger("naq.connection")
+    monkeypatch.setattr(core_logger, "level", logging.DEBUG)
+    core_logger.addFilter(broken_filter)
+    try:
+        nc = await cm.open_connection(config)
+        monkeypatch.setattr(events, "emit", MagicMock(side_effect=RuntimeError("listener bus broken")))
+        monkeypatch.setattr(events, "has_listeners", lambda: True)
+        type(conn).connected_url = property(lambda self: (_ for _ in ()).throw(RuntimeError("no url")))
+        callbacks = connect_kwargs(fake_nats)
+        await callbacks["error_cb"](RuntimeError("x"))
+        await callbacks["error_cb"](RuntimeError("y"))
+        await callbacks["disconnected_cb"]()
+        await callbacks["reconnected_cb"]()
+        await callbacks["closed_cb"]()
+        await cm.close_connection(nc)
+    finally:
+        core_logger.removeFilter(broken_filter)
+    assert "WARNING" in tried  # they did try to log
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug: context_managers.logger is documented as a patch point but nothing in core "
+    "looks it up (the lifecycle logs through _connection's module-level logger)",
+)
 async def test_logger_is_looked_up_at_call_time(
     fake_nats: MagicMock, config: NatsConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -727,21 +732,6 @@ async def test_errors_during_the_connect_walk_are_debug_lines_and_become_the_cau
     assert [e.kind for e in events_log] == [Kind.CONNECTING, Kind.CONNECT_FAILED]
     assert events_log[-1].error is refused
     assert "ConnectionRefusedError" in (events_log[-1].error_message or "")
-
-
-async def test_asyncio_is_looked_up_at_call_time(
-    fake_nats: MagicMock, config: NatsConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[float] = []
-    real_wait_for = asyncio.wait_for
-
-    async def recording_wait_for(aw: Any, timeout: float) -> Any:
-        calls.append(timeout)
-        return await real_wait_for(aw, timeout)
-
-    monkeypatch.setattr(cm, "asyncio", SimpleNamespace(wait_for=recording_wait_for))
-    await cm.open_connection(config)
-    assert calls == [config.connection_timeout + cm._connect.DEADLINE_GRACE]
 
 
 # ----------------------------------------------------------------------------- JetStream and buckets
@@ -911,46 +901,30 @@ async def test_object_store_lookup_create_and_missing(
 # ----------------------------------------------------------------------------- pools
 
 
-class FakeBorrow:
-    def __init__(self, value: Any, log: list[str], name: str) -> None:
-        self.value = value
-        self.log = log
-        self.name = name
-
-    async def __aenter__(self) -> Any:
-        self.log.append(f"enter {self.name}")
-        if isinstance(self.value, BaseException):
-            raise self.value
-        return self.value
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        self.log.append(f"exit {self.name} {exc_info[0].__name__ if exc_info[0] else None}")
+POOL_SERVER = "nats://carol:pool-secret@127.0.0.1:4888"
 
 
 @pytest.fixture
-def pool(conn: MagicMock) -> MagicMock:
-    log: list[str] = []
-    js = conn.jetstream.return_value
-    js._nc = conn
-    fake = MagicMock(name="pool")
-    fake.config = NatsConfig("nats://carol:pool-secret@127.0.0.1:4888")
-    fake.log = log
-    fake.connection.side_effect = lambda: FakeBorrow(conn, log, "connection")
-    fake.jetstream.side_effect = lambda **o: FakeBorrow(js, log, f"jetstream {o}")
-    fake.kv_store.side_effect = lambda b, **o: FakeBorrow("pooled-kv", log, f"kv {b} {o}")
-    fake.object_store.side_effect = lambda b, **o: FakeBorrow("pooled-obj", log, f"obj {b} {o}")
-    return fake
+async def pool(fake_nats: MagicMock) -> Any:
+    """A real ConnectionPool whose connections come from the replaced ``nats.connect``."""
+    async with ConnectionPool(NatsConfig(POOL_SERVER)) as real:
+        yield real
 
 
 async def test_pool_is_borrowed_from_and_never_closed(
-    fake_nats: MagicMock, pool: MagicMock, conn: MagicMock
+    fake_nats: MagicMock, pool: ConnectionPool, conn: MagicMock
 ) -> None:
+    js = conn.jetstream.return_value
     async with cm.nats_connection(pool=pool) as nc:
         assert nc is conn
-    async with cm.nats_jetstream(pool=pool, domain="d") as (nc, js):
-        assert (nc, js) == (conn, conn.jetstream.return_value)
+        assert pool.stats().lent == 1
+    async with cm.nats_jetstream(pool=pool, domain="d") as (nc, js_):
+        assert (nc, js_) == (conn, js)
+    conn.jetstream.assert_called_with(domain="d")
+    js.key_value.side_effect = nats.js.errors.BucketNotFoundError()
     async with cm.nats_kv_store("b", pool=pool, create=True, history=2) as kv:
-        assert kv == "pooled-kv"
+        assert kv == "KV-created"
+    js.create_key_value.assert_awaited_once_with(bucket="b", history=2)
     stores: list[Any] = []
 
     async def use_object_store() -> None:
@@ -960,46 +934,44 @@ async def test_pool_is_borrowed_from_and_never_closed(
 
     with pytest.raises(KeyError):
         await use_object_store()
-    assert stores == ["pooled-obj"]
-    assert pool.log == [
-        "enter connection",
-        "exit connection None",
-        "enter jetstream {'domain': 'd'}",
-        "exit jetstream {'domain': 'd'} None",
-        "enter kv b {'create': True, 'history': 2}",
-        "exit kv b {'create': True, 'history': 2} None",
-        "enter obj o {'create': False}",
-        "exit obj o {'create': False} KeyError",
-    ]
-    fake_nats.connect.assert_not_called()
+    assert stores == ["OBJ"]
+    stats = pool.stats()
+    assert (stats.borrows, stats.lent, stats.connections_opened) == (4, 0, 1)
+    fake_nats.connect.assert_awaited_once()  # one connection, shared
     conn.close.assert_not_awaited()
 
 
-async def test_pool_jetstream_unavailable_is_translated_naming_the_pools_servers(pool: MagicMock) -> None:
+async def test_pool_jetstream_unavailable_is_translated_naming_the_pools_servers(
+    pool: ConnectionPool, conn: MagicMock
+) -> None:
     unavailable = nats.js.errors.ServiceUnavailableError()
-    pool.kv_store.side_effect = lambda b, **o: FakeBorrow(unavailable, pool.log, "kv")
+    conn.jetstream.return_value.key_value.side_effect = unavailable
     with pytest.raises(NaqConnectionError, match="JetStream is not available") as caught:
         async with cm.nats_kv_store("b", pool=pool):
             pass
     assert caught.value.__cause__ is unavailable
-    assert "nats://carol:***@127.0.0.1:4888" in str(caught.value)  # from pool.config, redacted
+    assert "nats://carol:***@127.0.0.1:4888" in str(caught.value)  # from the pool's config, redacted
     assert "pool-secret" not in str(caught.value)
     assert caught.value.servers == ("nats://carol:***@127.0.0.1:4888",)
 
 
-@pytest.fixture
-def default_pool(monkeypatch: pytest.MonkeyPatch, pool: MagicMock) -> MagicMock:
-    import naq.connection.pool as pool_module
-
-    getter = MagicMock(name="get_default_pool", return_value=pool)
-    monkeypatch.setattr(pool_module, "get_default_pool", getter)
-    return getter
+def test_a_pool_that_is_not_a_connection_pool_is_a_type_error() -> None:
+    for enter in (
+        lambda: cm.nats_connection(pool=object()),  # type: ignore[arg-type]
+        lambda: cm.nats_jetstream(pool=object()),  # type: ignore[arg-type]
+        lambda: cm.nats_kv_store("b", pool=object()),  # type: ignore[arg-type]
+        lambda: cm.nats_object_store("b", pool=object()),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match=r"pool must be a naq\.connection\.ConnectionPool, got object"):
+            enter()
 
 
 @pytest.mark.parametrize("kind", ["connection", "jetstream", "kv", "object"])
 async def test_reuse_connections_uses_the_default_pool(
-    fake_nats: MagicMock, default_pool: MagicMock, pool: MagicMock, kind: str
+    fake_nats: MagicMock, pool: ConnectionPool, conn: MagicMock, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
+    getter = MagicMock(name="get_default_pool", return_value=pool)
+    monkeypatch.setattr(cm, "get_default_pool", getter)
     cfg = NatsConfig(servers=SERVER, reuse_connections=True)
     context: Any = {
         "connection": lambda: cm.nats_connection(cfg),
@@ -1008,10 +980,10 @@ async def test_reuse_connections_uses_the_default_pool(
         "object": lambda: cm.nats_object_store("b", cfg),
     }[kind]()
     async with context:
-        pass
-    default_pool.assert_called_once_with(cfg)
-    fake_nats.connect.assert_not_called()
-    assert len(pool.log) == 2
+        assert pool.stats().lent == 1
+    getter.assert_called_once_with(cfg)
+    assert pool.stats().borrows == 1
+    conn.close.assert_not_awaited()
 
 
 # ----------------------------------------------------------------------------- package surface
@@ -1026,7 +998,7 @@ def test_package_reexports_the_public_api() -> None:
             assert getattr(package, name) is getattr(module, name), name
     for name in ("ConnectionEvent", "ConnectionEventKind", "add_listener", "remove_listener"):
         assert getattr(package, name) is getattr(events, name)
-    assert set(package.__all__) <= set(dir(package))
+    assert all(hasattr(package, name) for name in package.__all__)
 
 
 def test_extend_path_is_the_first_line() -> None:
