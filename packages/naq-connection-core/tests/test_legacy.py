@@ -164,10 +164,6 @@ def test_each_asyncio_run_and_each_thread_gets_its_own_client(
     asyncio.run(wait_clients(nats_server, client_name, 0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core keeps a finished loop alive (pool._closing future, watchdog TimerHandle): lead's fix pending",
-)
 def test_a_finished_event_loop_is_not_kept_alive(nats_url: str, client_name: str) -> None:
     async def call() -> weakref.ref[asyncio.AbstractEventLoop]:
         await get_nats_connection(nats_url)

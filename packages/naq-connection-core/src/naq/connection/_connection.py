@@ -188,7 +188,8 @@ async def open_connection(config: NatsConfig, *, pooled: bool = False) -> Client
         raise
     if not done or state.deadline_hit:
         _abandon(attempt, state)
-        raise _connect_failed(state, asyncio.TimeoutError())
+        timed_out = asyncio.TimeoutError()
+        raise _connect_failed(state, timed_out) from _cause(state, timed_out)
     error = asyncio.CancelledError() if attempt.cancelled() else attempt.exception()
     if error is not None:
         if isinstance(error, AbortConnect):  # error_cb stopped the walk on a decisive error

@@ -26,6 +26,7 @@ import itertools
 import logging
 import ssl
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import nats.errors as nats_errors
@@ -140,7 +141,7 @@ class Lifecycle:
     defaults (all immutable) rather than assignments in ``__init__``.
     """
 
-    conn: Any = None
+    _conn: weakref.ref[Any] | None = None
     connecting = True
     closing = False
     closed_emitted = False
@@ -176,6 +177,16 @@ class Lifecycle:
         self.started = time.monotonic()
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def conn(self) -> Any:
+        """The client (held weakly: core maps clients to their lifecycle in a weak dictionary)."""
+        ref = self._conn
+        return ref() if ref is not None else None
+
+    @conn.setter
+    def conn(self, client: Any) -> None:
+        self._conn = weakref.ref(client) if client is not None else None
 
     @property
     def client_name(self) -> str:

@@ -18,8 +18,10 @@ per-event-loop default pool is used without asking). Passing both ``config`` and
 They compose each other, looking the names up in this module on every call, so tests can patch them
 (``mock.patch("naq.connection.context_managers.nats_connection", ...)``): ``nats_jetstream()`` enters
 ``nats_connection()`` then ``jetstream_context()``; ``nats_kv_store()`` / ``nats_object_store()``
-without a pool enter ``nats_jetstream()`` and bind the bucket. Other patch points: ``get_config``,
-``get_default_pool`` and ``logger``; patch ``nats.connect`` itself to replace the connect.
+without a pool enter ``nats_jetstream()`` and bind the bucket. Other patch points: ``get_config`` and
+``get_default_pool``; patch ``nats.connect`` itself to replace the connect. Core logs through the
+``naq.connection`` logger (``logging.getLogger("naq.connection")``): capture it with a handler
+(pytest's ``caplog``) rather than by patching a module attribute.
 
 Connections are opened and closed by :mod:`naq.connection._connection` (fail fast, bounded close,
 cancellation always wins); buckets are bound by :mod:`naq.connection._buckets`.
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -57,8 +58,6 @@ __all__ = [
     "nats_object_store",
     "open_connection",
 ]
-
-logger = logging.getLogger("naq.connection")
 
 ConfigLike = Config | NatsConfig | str | None
 _T = TypeVar("_T")

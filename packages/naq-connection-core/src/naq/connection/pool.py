@@ -298,7 +298,7 @@ class ConnectionPool:
             self._abandon("its event loop was closed before the pool")
             return
         self._closed = True
-        self._closing = loop.create_future()
+        closing = self._closing = loop.create_future()
         try:
             if self._lent:
                 self._idle = loop.create_future()
@@ -313,7 +313,8 @@ class ConnectionPool:
                 await asyncio.gather(*(_connection.close_connection(c) for c in conns))
         finally:
             _forget_pool(self)
-            self._closing.set_result(None)
+            closing.set_result(None)
+            self._closing = self._idle = None  # a closed pool keeps nothing of its loop
 
     async def __aenter__(self) -> ConnectionPool:
         self._checkout()
