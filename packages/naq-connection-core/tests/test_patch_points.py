@@ -20,7 +20,13 @@ from unittest import mock
 import nats
 import pytest
 
-from naq.connection import NaqConnectionError, context_managers, nats_connection, nats_jetstream, nats_kv_store
+from naq.connection import (
+    NaqConnectionError,
+    context_managers,
+    nats_connection,
+    nats_jetstream,
+    nats_kv_store,
+)
 
 
 class _FakeJetStream:
@@ -84,8 +90,9 @@ async def test_patching_nothing_gives_the_real_fail_fast_connect(refused_url: st
 
 
 async def test_a_patch_undone_restores_the_real_connect(refused_url: str) -> None:
-    with mock.patch("nats.connect", mock.AsyncMock(side_effect=OSError("patched"))), pytest.raises(
-        NaqConnectionError, match="patched"
+    with (
+        mock.patch("nats.connect", mock.AsyncMock(side_effect=OSError("patched"))),
+        pytest.raises(NaqConnectionError, match="patched"),
     ):
         async with nats_connection(refused_url):
             pass
@@ -115,7 +122,10 @@ def test_the_fake_works_when_core_is_first_imported_inside_the_test(tmp_path: An
                             await nc.publish("a", b"y")
                     assert fake.connect_count == 2, fake.connect_count
                 from naq.connection import NaqConnectionError
-                sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+                sock.close()
                 started = time.monotonic()
                 try:
                     async with nats_connection(f"nats://127.0.0.1:{port}"):

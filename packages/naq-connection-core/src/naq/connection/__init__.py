@@ -41,9 +41,9 @@ from naq.connection.context_managers import (
 )
 from naq.connection.errors import (
     NaqBucketNotFoundError,
-    NaqError,
     NaqConfigError,
     NaqConnectionError,
+    NaqError,
     is_transient,
 )
 from naq.connection.events import (

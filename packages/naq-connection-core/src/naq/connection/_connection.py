@@ -73,7 +73,16 @@ DEFAULT_CLOSE_TIMEOUT = 10.0
 """Bound (s) on closing a connection that core did not open (no config to derive one from)."""
 
 _OMIT_WHEN_UNSET = frozenset(
-    {"user", "password", "token", "user_credentials", "nkeys_seed", "tls", "tls_hostname", "tls_handshake_first"}
+    {
+        "user",
+        "password",
+        "token",
+        "user_credentials",
+        "nkeys_seed",
+        "tls",
+        "tls_hostname",
+        "tls_handshake_first",
+    }
 )
 
 
@@ -205,7 +214,7 @@ async def open_connection(config: NatsConfig, *, pooled: bool = False) -> Client
 
 async def _connect(state: Lifecycle, plan: _Plan) -> Client:
     """The connect itself: core's own walk, or whatever replaced ``nats.connect`` (decided now)."""
-    callbacks = {
+    callbacks: dict[str, Any] = {
         "error_cb": state.error_cb,
         "disconnected_cb": state.disconnected_cb,
         "reconnected_cb": state.reconnected_cb,
@@ -215,7 +224,8 @@ async def _connect(state: Lifecycle, plan: _Plan) -> Client:
     if replaced is not None:
         conn: Client = await replaced(**plan.configured, **callbacks)
         return conn
-    client = state.conn = nats.NATS()
+    client: Client = nats.NATS()  # type: ignore[attr-defined]  # looked up now, like nats.connect
+    state.conn = client
     state.own_walk = True
     try:
         await client.connect(**plan.walk, **callbacks)

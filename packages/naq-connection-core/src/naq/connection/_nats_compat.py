@@ -45,7 +45,7 @@ def replaced_connect() -> Callable[..., Awaitable[Any]] | None:
     connect = nats.connect
     if getattr(connect, "__globals__", None) is vars(nats):
         return None
-    return connect  # type: ignore[no-any-return]
+    return connect
 
 
 def server_info(conn: Any) -> dict[str, Any]:

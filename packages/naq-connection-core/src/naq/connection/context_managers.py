@@ -260,8 +260,10 @@ async def _bucket(
                 )
             return
         pool = get_default_pool(resolved)
-    borrow = pool.kv_store(bucket, create=create, **options) if kind == KV else pool.object_store(
-        bucket, create=create, **options
+    borrow = (
+        pool.kv_store(bucket, create=create, **options)
+        if kind == KV
+        else pool.object_store(bucket, create=create, **options)
     )
     async with borrow as handle:
         yield handle

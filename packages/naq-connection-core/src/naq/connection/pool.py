@@ -157,7 +157,9 @@ class _BucketBorrow(_Borrow[_T]):
     async def _take(self, slot: Slot, conn: Client) -> _T:
         handle = slot.buckets(self._kind).get(self._bucket)
         if handle is None:
-            handle = await self._pool._bind_bucket(slot, conn, self._kind, self._bucket, self._create, self._options)
+            handle = await self._pool._bind_bucket(
+                slot, conn, self._kind, self._bucket, self._create, self._options
+            )
         self._slot = slot
         self._handle = handle
         return handle  # type: ignore[no-any-return]
@@ -353,7 +355,7 @@ class ConnectionPool:
     async def acquire(self) -> Client:
         """Deprecated: use ``async with pool.connection() as nc``."""
         _deprecated("pool.acquire()", "async with pool.connection() as nc")
-        slot, conn = await self._ready()
+        _, conn = await self._ready()
         self._borrows += 1
         return conn
 
@@ -377,7 +379,13 @@ class ConnectionPool:
         """Deprecated: use ``async with pool.jetstream() as js``."""
         _deprecated("pool.jetstream_nowait()", "async with pool.jetstream() as js")
         slot = self._slots[0]
-        if self._closed or self._size != 1 or not self._on_own_loop() or slot.conn is None or not slot.is_open:
+        if (
+            self._closed
+            or self._size != 1
+            or not self._on_own_loop()
+            or slot.conn is None
+            or not slot.is_open
+        ):
             return None
         self._borrows += 1
         return slot.jetstream(slot.conn, {})
@@ -498,7 +506,9 @@ class ConnectionPool:
             )
             task.add_done_callback(_retrieve_exception)
             slot.lookups[key] = task
-            task.add_done_callback(lambda done: slot.lookups.pop(key, None) if slot.lookups.get(key) is done else None)
+            task.add_done_callback(
+                lambda done: slot.lookups.pop(key, None) if slot.lookups.get(key) is done else None
+            )
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -591,7 +601,9 @@ class _LoopPools:
         self.shutting_down = False
         self.defaults: dict[NatsConfig, ConnectionPool] = {}
         self.bound: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
-        self.closer = loop.create_task(_close_at_loop_end(self), name="naq.connection: close pools at loop end")
+        self.closer = loop.create_task(
+            _close_at_loop_end(self), name="naq.connection: close pools at loop end"
+        )
 
 
 async def _close_at_loop_end(pools: _LoopPools) -> None:
@@ -665,7 +677,9 @@ async def close_default_pools() -> None:
     """Close the default pools of the running event loop and forget them (idempotent)."""
     pools = _loops.get(asyncio.get_running_loop())
     if pools is not None:
-        await asyncio.gather(*(pool.close() for pool in list(pools.defaults.values())), return_exceptions=True)
+        await asyncio.gather(
+            *(pool.close() for pool in list(pools.defaults.values())), return_exceptions=True
+        )
 
 
 _live_pools: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
