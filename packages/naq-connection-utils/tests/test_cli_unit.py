@@ -9,13 +9,15 @@ import json
 import logging
 import re
 from typing import Any
-from unittest.mock import AsyncMock
+from unittest.mock import AsyncMock, MagicMock
 
 import pytest
 
 from naq.connection import utils
 from naq.connection.errors import NaqConnectionError
 from naq.connection.utils import cli
+
+from .conftest import fake_context_manager
 
 pytestmark = pytest.mark.unit
 
@@ -86,6 +88,7 @@ def test_check_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
         "nats": True,
         "jetstream": False,
         "servers": "nats://bob:***@127.0.0.1:4999",
+        "error": None,  # nothing was logged by the mocked checks
     }
 
 
@@ -117,7 +120,7 @@ def test_wait_ready(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "--url", URL, "wait", "--timeout", "12", "--interval", "0.5")
     assert code == 0
     assert out.startswith(f"ready: {URL} answered after ")
-    assert wait.await_args.kwargs == {"timeout": 12.0, "interval": 0.5}
+    assert wait.await_args.kwargs == {"timeout": 12.0, "interval": 0.5, "progress": None}
 
 
 def test_wait_timeout(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,7 +136,7 @@ def test_wait_timeout(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFix
 def test_wait_defaults(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     wait = mock(monkeypatch, "wait_for_nats_connection", return_value=True)
     assert run(capsys, "--url", URL, "wait")[0] == 0
-    assert wait.await_args.kwargs == {"timeout": 30.0, "interval": 1.0}
+    assert wait.await_args.kwargs == {"timeout": 30.0, "interval": 1.0, "progress": None}
 
 
 # -- info ----------------------------------------------------------------------------------------
@@ -179,51 +182,92 @@ def test_info_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
         monkeypatch, "get_nats_server_info", side_effect=NaqConnectionError("cannot connect\n to nats://x:1")
     )
     code, out, err = run(capsys, "--url", URL, "info")
-    assert (code, out) == (1, "")
+    assert (code, out) == (1, "")  # without --json: one line on stderr
     assert err == "naq-connection: error: cannot connect to nats://x:1\n"
     assert run(capsys, "-q", "--url", URL, "info") == (1, "", "")
 
 
-# -- bench ---------------------------------------------------------------------------------------
-BENCH = {
-    "iterations": 3,
-    "successes": 3,
-    "failures": 0,
-    "success_rate": 1.0,
-    "average_time": 0.002,
-    "min_time": 0.001,
-    "max_time": 0.003,
-    "p50": 0.002,
-    "p95": 0.0029,
-    "p99": 0.00298,
-    "total_time": 0.01,
-    "last_error": None,
-}
+# -- bench (connections through the patched naq.connection.utils.nats_connection) -----------------
+def connections(monkeypatch: pytest.MonkeyPatch, *outcomes: BaseException | None) -> MagicMock:
+    """``nats_connection`` patched: each call succeeds (None) or raises the given error on enter;
+    after the listed outcomes every call succeeds."""
+    results = iter(outcomes)
+
+    def factory(*args: Any) -> Any:
+        error = next(results, None)
+        return fake_context_manager(MagicMock(name="nc"), enter_error=error)
+
+    patched = MagicMock(side_effect=factory)
+    monkeypatch.setattr(utils, "nats_connection", patched)
+    return patched
 
 
 def test_bench_table(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    bench = mock(monkeypatch, "measure_connection_performance", return_value=BENCH)
+    made = connections(monkeypatch)
     code, out, _ = run(capsys, "--url", URL, "bench", "-n", "3")
     assert code == 0
-    assert bench.await_args.kwargs["iterations"] == 3
-    assert bench.await_args.kwargs["progress"] is None  # captured stdout is not a terminal
+    assert made.call_count == 3
+    assert "Iterations    3 of 3\n" in out
     assert "Success rate  100.0 %" in out
-    assert "p95           2.900 ms" in out
-    assert "\r" not in out
+    assert re.search(r"p95 +\d+\.\d{3} ms", out)
+    assert "\r" not in out  # captured stdout is not a terminal: no progress
     assert "Last error" not in out
 
 
 def test_bench_failures_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    mock(
-        monkeypatch,
-        "measure_connection_performance",
-        return_value={**BENCH, "successes": 2, "failures": 1, "last_error": "OSError: refused"},
-    )
+    connections(monkeypatch, None, OSError("refused"))
     code, out, _ = run(capsys, "--url", URL, "bench", "--iterations", "3")
     assert code == 1
     assert "Last error    OSError: refused" in out
+    connections(monkeypatch, OSError("refused"))
     code, out, _ = run(capsys, "--url", URL, "bench", "--json")
     assert json.loads(out)["failures"] == 1
+
+
+def test_bench_with_no_successful_connection_shows_no_timings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connections(monkeypatch, OSError("refused"), OSError("refused"))
+    code, out, _ = run(capsys, "--url", URL, "bench", "-n", "2")
+    assert code == 1
+    assert "Timings     no successful connections" in out
+    assert " ms" not in out  # no "0.000 ms" timings
+    connections(monkeypatch, OSError("refused"), OSError("refused"))
+    code, out, _ = run(capsys, "--url", URL, "bench", "-n", "2", "--json")
+    data = json.loads(out)
+    assert (data["successes"], data["p95"], data["average_time"]) == (0, None, None)
+    assert data["error"] == "no successful connections; last error: OSError: refused"
+
+
+def test_bench_ctrl_c_prints_the_partial_results(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = 0
+
+    def factory(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        cm = fake_context_manager(MagicMock(name="nc"))
+        if calls == 3:  # Ctrl-C arrives as a cancellation of the running command
+
+            async def cancel(*_: Any) -> None:
+                task = asyncio.current_task()
+                assert task is not None
+                task.cancel()
+                await asyncio.sleep(0)
+
+            cm.__aenter__ = AsyncMock(side_effect=cancel)
+        return cm
+
+    monkeypatch.setattr(utils, "nats_connection", MagicMock(side_effect=factory))
+    code, out, _ = run(capsys, "--url", URL, "bench", "-n", "10")
+    assert code == 130
+    assert "Iterations    2 of 10 (interrupted)" in out
+    assert "Succeeded     2" in out
+    calls = 0
+    code, out, _ = run(capsys, "--url", URL, "bench", "-n", "10", "--json")
+    assert code == 130
+    assert json.loads(out)["interrupted"] is True
 
 
 class Tty(io.StringIO):
@@ -232,12 +276,7 @@ class Tty(io.StringIO):
 
 
 def test_bench_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def fake_bench(config: Any, iterations: int, progress: Any) -> dict[str, Any]:
-        for i in range(1, iterations + 1):
-            progress(i, iterations, True)
-        return {**BENCH, "iterations": iterations}
-
-    monkeypatch.setattr(utils, "measure_connection_performance", fake_bench)
+    connections(monkeypatch)
     tty = Tty()
     monkeypatch.setattr("sys.stdout", tty)
     assert cli.main(["--url", URL, "bench", "-n", "4"]) == 0
@@ -246,6 +285,99 @@ def test_bench_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> N
     assert "\r[#######.......................] 1/4" in text
     summary = text.rsplit("\r", 1)[1]
     assert summary.startswith("Server        " + URL)
+
+
+# -- options as typed --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--url", URL, "--timeout", "2", "--json", "check"],
+        ["check", "--url", URL, "--timeout", "2", "--json"],
+        ["--json", "check", "--url", URL, "--timeout", "2"],
+        ["--url", "nats://other:1", "check", "--url", URL, "--timeout", "2", "--json"],  # the later wins
+    ],
+)
+def test_global_options_before_or_after_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    probe = mock(monkeypatch, "test_nats_connection", return_value=True)
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert json.loads(out)["servers"] == URL
+    assert probe.await_args.kwargs == {"timeout": 2.0}
+
+
+def test_timeout_before_wait_is_the_total_wait(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wait = mock(monkeypatch, "wait_for_nats_connection", return_value=False)
+    code, out, _ = run(capsys, "--url", URL, "--timeout", "2", "wait")
+    assert code == 1
+    assert wait.await_args.kwargs["timeout"] == 2.0
+    assert out == f"timed out: {URL} did not answer within 2 s\n"
+
+
+def test_json_on_failure_carries_the_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mock(monkeypatch, "get_nats_server_info", side_effect=NaqConnectionError("cannot connect to nats://x:1"))
+    code, out, _ = run(capsys, "--url", URL, "info", "--json")
+    assert code == 1
+    assert json.loads(out) == {"ok": False, "command": "info", "error": "cannot connect to nats://x:1"}
+    code, out, _ = run(capsys, "--json", "--url", "nats://u:hunter2@h:99999", "check")
+    assert code == 2
+    data = json.loads(out)
+    assert data["error"].startswith("invalid servers")
+    assert "hunter2" not in out
+
+    async def failing(config: Any, timeout: float) -> bool:
+        utils.logger.error("NATS health check failed: refused")
+        return False
+
+    monkeypatch.setattr(utils, "test_nats_connection", failing)
+    code, out, _ = run(capsys, "--url", URL, "check", "--json")
+    assert json.loads(out)["error"] == "NATS health check failed: refused"
+
+
+def test_wait_progress_on_a_terminal_and_one_line_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def slow_wait(config: Any, timeout: float, interval: float, progress: Any) -> bool:
+        progress(1, 1.0)
+        progress(2, 2.0)
+        return True
+
+    monkeypatch.setattr(utils, "wait_for_nats_connection", slow_wait)
+    tty = Tty()
+    monkeypatch.setattr("sys.stdout", tty)
+    assert cli.main(["--url", URL, "wait"]) == 0
+    text = tty.getvalue()
+    assert f"\rwaiting for {URL}: attempt 2, 2.0 of 30 s" in text
+    assert text.rsplit("\r", 1)[1].startswith(f"ready: {URL} answered after ")
+    plain = io.StringIO()
+    monkeypatch.setattr("sys.stdout", plain)
+
+    async def quiet_wait(config: Any, timeout: float, interval: float, progress: Any) -> bool:
+        assert progress is None
+        return True
+
+    monkeypatch.setattr(utils, "wait_for_nats_connection", quiet_wait)
+    assert cli.main(["--url", URL, "wait"]) == 0
+    assert plain.getvalue().count("\n") == 1
+
+
+def test_debug_lines_do_not_repeat_the_logger_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def chatty(config: Any, timeout: float) -> bool:
+        logging.getLogger("naq.connection").debug("naq.connection: connection 1 (nats://h:1): connecting")
+        utils.logger.debug("probe sent")
+        return True
+
+    monkeypatch.setattr(utils, "test_nats_connection", chatty)
+    code, _, err = run(capsys, "-vv", "--url", URL, "check")
+    assert code == 0
+    assert "DEBUG naq.connection: connection 1" in err
+    assert "naq.connection: naq.connection:" not in err
+    assert "DEBUG naq.connection.utils: probe sent" in err
 
 
 # -- errors, usage, interrupts -------------------------------------------------------------------

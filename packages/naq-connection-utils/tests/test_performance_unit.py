@@ -84,7 +84,30 @@ async def test_cancellation_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
         await utils.measure_connection_performance(iterations=3)
 
 
-@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "3"])
+@pytest.mark.parametrize("bad", [0, -2])
 async def test_bad_iterations(bad: Any) -> None:
     with pytest.raises(ValueError, match="iterations must be a positive integer"):
         await utils.measure_connection_performance(iterations=bad)
+
+
+@pytest.mark.parametrize("bad", [1.5, True, "3"])
+async def test_iterations_of_the_wrong_type(bad: Any) -> None:
+    with pytest.raises(TypeError, match="iterations must be an int, got"):
+        await utils.measure_connection_performance(iterations=bad)
+
+
+async def test_a_benchmark_keeps_its_results_when_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes = iter([None, OSError("refused"), asyncio.CancelledError()])
+
+    def factory(*args: Any) -> Any:
+        return fake_context_manager(enter_error=next(outcomes))
+
+    monkeypatch.setattr(utils, "nats_connection", MagicMock(side_effect=factory))
+    bench = utils.ConnectionBenchmark(iterations=5)
+    with pytest.raises(asyncio.CancelledError):
+        await bench.run()
+    summary = bench.summary()
+    assert (summary["completed"], summary["successes"], summary["failures"]) == (2, 1, 1)
+    assert summary["success_rate"] == 0.5
+    assert summary["last_error"] == "OSError: refused"
+    assert utils.ConnectionBenchmark(iterations=1).summary()["success_rate"] == 0.0

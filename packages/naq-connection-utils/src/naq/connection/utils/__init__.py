@@ -58,7 +58,7 @@ from naq.connection.utils.monitoring import (  # noqa: E402
     enable_connection_monitoring,
     is_monitoring_enabled,
 )
-from naq.connection.utils.performance import measure_connection_performance  # noqa: E402
+from naq.connection.utils.performance import ConnectionBenchmark, measure_connection_performance  # noqa: E402
 from naq.connection.utils.prometheus import (  # noqa: E402
     NaqConnectionCollector,
     prometheus_text,
@@ -88,6 +88,7 @@ __all__ = [
     "wait_for_nats_connection",
     "get_nats_server_info",
     "measure_connection_performance",
+    "ConnectionBenchmark",
     # export
     "metrics_to_dict",
     "metrics_to_json",

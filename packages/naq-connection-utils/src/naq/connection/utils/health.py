@@ -19,6 +19,7 @@ import asyncio as _aio
 import contextlib
 import contextvars
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_PROBE_TIMEOUT",
     "ConfigLike",
     "Target",
+    "WaitProgress",
     "get_nats_server_info",
     "test_jetstream_connection",
     "test_nats_connection",
@@ -205,8 +207,16 @@ async def test_jetstream_connection(
 test_jetstream_connection.__test__ = False  # type: ignore[attr-defined]
 
 
+WaitProgress = Callable[[int, float], None]
+"""``progress(attempts, elapsed_seconds)`` after each failed attempt of :func:`wait_for_nats_connection`."""
+
+
 async def wait_for_nats_connection(
-    config: Target = None, timeout: float = 30.0, interval: float = 1.0
+    config: Target = None,
+    timeout: float = 30.0,
+    interval: float = 1.0,
+    *,
+    progress: WaitProgress | None = None,
 ) -> bool:
     """Poll until NATS answers (True, as soon as it does) or ``timeout`` seconds pass (False).
 
@@ -214,7 +224,7 @@ async def wait_for_nats_connection(
     through ``naq.connection.utils.asyncio``; each attempt is ``test_nats_connection`` (looked up on
     the package) bounded by the time left. Failed attempts log at DEBUG; giving up logs one ERROR line
     with the last failure. At least one attempt is always made. ``config`` as for
-    :func:`test_nats_connection`.
+    :func:`test_nats_connection`; ``progress(attempts, elapsed)`` is called after each failed attempt.
     """
     _check_target(config)
     total = _check_timeout("timeout", timeout)
@@ -233,6 +243,8 @@ async def wait_for_nats_connection(
             if await _utils.test_nats_connection(config, timeout=attempt_timeout):
                 return True
             remaining = deadline - loop.time()
+            if progress is not None:
+                progress(attempts, total - remaining)
             if remaining <= 0:
                 break
             await aio.sleep(min(pause, remaining))
