@@ -21,6 +21,7 @@ from naq.connection.context_managers import nats_jetstream as nats_jetstream
 from naq.connection.context_managers import nats_kv_store as nats_kv_store
 from naq.connection.utils import connection_monitor as connection_monitor
 
+__version__: str = __import__("importlib.metadata").metadata.version("naq-connection-decorators")
 logger = logging.getLogger(__name__)
 
 # The submodules read the names above from this module at call time, so they are imported last.

@@ -27,7 +27,7 @@ from naq.connection.utils.metrics import (
     percentile,
 )
 
-__version__ = "0.1.0"
+__version__: str = __import__("importlib.metadata").metadata.version("naq-connection-utils")
 
 logger = logging.getLogger("naq.connection.utils")
 
