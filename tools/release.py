@@ -5,6 +5,8 @@
     python tools/release.py naq-testing patch --no-commit      # edit files only
 
 Steps (in a clean work tree; ``--allow-dirty`` to skip that check):
+0. Refuse when the package's source hard-codes ``__version__ = "X.Y.Z"``: every ``__version__`` is read
+   from the installed distribution's metadata, so the version lives in pyproject.toml only.
 1. Write the new ``version`` into ``packages/<dist>/pyproject.toml``.
 2. Rewrite every other package's dependency on ``<dist>`` to ``>=<new>,<next-breaking>``
    (next minor while the major version is 0, next major after that).
@@ -30,6 +32,7 @@ SHORT_NAMES = {
     "testing": "naq-testing",
 }
 VERSION_LINE = re.compile(r'^version = "(?P<version>[^"]+)"$', re.M)
+HARD_CODED_VERSION = re.compile(r"^__version__(?:\s*:\s*str)?\s*=\s*[\"'][^\"']*[\"']", re.M)
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -93,6 +96,15 @@ def update_dependents(dist: str, version: str) -> list[Path]:
     return changed
 
 
+def hard_coded_versions(folder: Path) -> list[Path]:
+    """Source files of the package at ``folder`` that assign ``__version__`` a string literal."""
+    return [
+        path
+        for path in sorted((folder / "src").rglob("*.py"))
+        if HARD_CODED_VERSION.search(path.read_text(encoding="utf-8"))
+    ]
+
+
 def git(*args: str) -> str:
     result = subprocess.run(["git", *args], cwd=ROOT, text=True, capture_output=True, check=False)
     if result.returncode != 0:
@@ -131,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ReleaseError(f"unknown package {args.package!r}; known: {known}")
         if not args.allow_dirty and not args.dry_run and git("status", "--porcelain").strip():
             raise ReleaseError("the work tree has uncommitted changes; commit them or pass --allow-dirty")
+        stale = hard_coded_versions(folder)
+        if stale:
+            names = ", ".join(str(path.relative_to(ROOT)) for path in stale)
+            raise ReleaseError(
+                f"{names} hard-code __version__; read it from the installed metadata instead: "
+                f'__import__("importlib.metadata").metadata.version("{dist}")'
+            )
         current = read_version(folder / "pyproject.toml")
         version = next_version(current, args.version)
         tag = f"{dist}-v{version}"

@@ -106,3 +106,33 @@ def test_release_bumps_updates_dependents_changelog_and_tags(scratch_repo: Path)
 def test_release_refuses_unknown_package(capsys: pytest.CaptureFixture[str]) -> None:
     assert release.main(["nope", "patch", "--dry-run"]) == 1
     assert "unknown package 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("package", sorted(release.SHORT_NAMES.values()))
+def test_no_package_hard_codes_its_version(package: str) -> None:
+    assert release.hard_coded_versions(release.PACKAGES / package) == []
+
+
+def test_hard_coded_versions_finds_literal_versions_only(tmp_path: Path) -> None:
+    src = tmp_path / "src" / "naq" / "x"
+    src.mkdir(parents=True)
+    (src / "__init__.py").write_text('__version__ = "1.2.3"\n', encoding="utf-8")
+    (src / "typed.py").write_text("__version__: str = '1.2.3'\n", encoding="utf-8")
+    (src / "meta.py").write_text(
+        '__version__: str = __import__("importlib.metadata").metadata.version("x")\n', encoding="utf-8"
+    )
+    assert release.hard_coded_versions(tmp_path) == [src / "__init__.py", src / "typed.py"]
+
+
+def test_release_refuses_a_hard_coded_version(scratch_repo: Path) -> None:
+    init = scratch_repo / "packages/naq-connection-utils/src/naq/connection/utils/__init__.py"
+    init.write_text(init.read_text(encoding="utf-8") + '__version__ = "0.1.0"\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "tools/release.py", "utils", "patch", "--dry-run"],
+        cwd=scratch_repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "hard-code __version__" in result.stderr
