@@ -58,6 +58,10 @@ from naq.connection.utils.monitoring import (  # noqa: E402
     enable_connection_monitoring,
     is_monitoring_enabled,
 )
+from naq.connection.utils.otel import (  # noqa: E402 - imports opentelemetry only when called
+    instrument_opentelemetry,
+    uninstrument_opentelemetry,
+)
 from naq.connection.utils.performance import ConnectionBenchmark, measure_connection_performance  # noqa: E402
 from naq.connection.utils.prometheus import (  # noqa: E402
     NaqConnectionCollector,
@@ -96,6 +100,8 @@ __all__ = [
     "register_prometheus_collector",
     "unregister_prometheus_collector",
     "prometheus_text",
+    "instrument_opentelemetry",
+    "uninstrument_opentelemetry",
     # patch points (re-exported from core)
     "nats_connection",
     "nats_jetstream",
