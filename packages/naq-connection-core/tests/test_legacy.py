@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -58,6 +60,20 @@ def client_name(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("NAQ_NATS_CONNECTION_TIMEOUT", "2")
     reset_config()
     return name
+
+
+def test_naq_connection_reexports_the_legacy_names_lazily() -> None:
+    code = (
+        "import sys, naq.connection\n"
+        "assert 'naq.connection.legacy' not in sys.modules\n"
+        "from naq.connection import (DEFAULT_NATS_URL, close_all_connections, close_nats_connection, "
+        "ensure_stream, get_jetstream_context, get_nats_connection)\n"
+        "from naq.connection import legacy\n"
+        "assert get_nats_connection is legacy.get_nats_connection and ensure_stream is legacy.ensure_stream\n"
+        "assert close_nats_connection is legacy.close_nats_connection and DEFAULT_NATS_URL is None\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
 
 
 async def test_callers_on_one_loop_share_one_client(

@@ -80,7 +80,8 @@ async def get_nats_connection(
     """
     del prefer_thread_local  # per-loop clients are already per thread
     config = resolve_nats_config(url)
-    nc = await get_default_pool(config).acquire()
+    async with get_default_pool(config).connection() as nc:
+        pass  # a pooled borrow never closes its client: the count of users below decides that
     counts = _users.setdefault(asyncio.get_running_loop(), {})
     counts[config] = counts.get(config, 0) + 1
     return nc
