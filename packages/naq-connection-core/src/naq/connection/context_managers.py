@@ -99,25 +99,22 @@ def _check_pool_args(config: object, pool: object) -> None:
 
 
 class _Connection:
-    """``async with nats_connection(...) as nc``: open on enter and close on exit, or borrow."""
+    """``async with nats_connection(config) as nc``: open on enter and close on exit, or borrow from
+    the default pool when the config (resolved on enter) says ``reuse_connections``."""
 
-    __slots__ = ("_borrow", "_config", "_conn", "_pool")
+    __slots__ = ("_borrow", "_config", "_conn")
 
-    def __init__(self, config: ConfigLike, pool: ConnectionPool | None) -> None:
+    def __init__(self, config: ConfigLike) -> None:
         self._config = config
-        self._pool = pool
         self._conn: Client | None = None
         self._borrow: AbstractAsyncContextManager[Client] | None = None
 
     async def __aenter__(self) -> Client:
-        pool = self._pool
-        if pool is None:
-            config = _resolve(self._config)
-            if not config.reuse_connections:
-                conn = self._conn = await open_connection(config)
-                return conn
-            pool = get_default_pool(config)
-        borrow = pool.connection()
+        config = _resolve(self._config)
+        if not config.reuse_connections:
+            conn = self._conn = await open_connection(config)
+            return conn
+        borrow = get_default_pool(config).connection()
         conn = await borrow.__aenter__()
         self._borrow = borrow
         return conn
@@ -136,16 +133,21 @@ class _Connection:
             await close_connection(conn)
 
 
-def nats_connection(config: ConfigLike = None, *, pool: ConnectionPool | None = None) -> _Connection:
+def nats_connection(
+    config: ConfigLike = None, *, pool: ConnectionPool | None = None
+) -> AbstractAsyncContextManager[Client]:
     """``async with nats_connection(config) as nc``: a connected nats-py client, closed on exit.
 
     The connection is closed however the block ends (normally, by an exception -- re-raised
-    unchanged -- or by cancellation). With ``pool=`` (or ``reuse_connections`` on) a pooled
-    connection is borrowed and not closed. A connect failure raises
-    :class:`~naq.connection.errors.NaqConnectionError` within ``connection_timeout`` + 1 s.
+    unchanged -- or by cancellation). With ``pool=`` this is the pool's own borrow
+    (``pool.connection()``), and with ``reuse_connections`` on the default pool's: the connection is
+    lent, not closed. A connect failure raises :class:`~naq.connection.errors.NaqConnectionError`
+    within ``connection_timeout`` + 1 s.
     """
-    _check_pool_args(config, pool)
-    return _Connection(config, pool)
+    if pool is not None:
+        _check_pool_args(config, pool)
+        return pool.connection()
+    return _Connection(config)
 
 
 # ---------------------------------------------------------------------------------------- JetStream
@@ -181,23 +183,55 @@ def jetstream_context(conn: Client, **jetstream_options: Any) -> _JetStreamConte
 
 def nats_jetstream(
     config: ConfigLike = None, *, pool: ConnectionPool | None = None, **jetstream_options: Any
-) -> AbstractAsyncContextManager[tuple[Client, JetStreamContext]]:
+) -> _JetStream:
     """``async with nats_jetstream(config) as (nc, js)``: ``nats_connection()`` + ``jetstream_context()``.
 
     ``config`` and ``pool`` as for :func:`nats_connection`; ``jetstream_options`` go to
     ``nc.jetstream()`` (``domain``, ``prefix``, ``timeout``). The connection is closed on exit.
     """
     _check_pool_args(config, pool)
-    return _jetstream(config, pool, jetstream_options)
+    return _JetStream(config, pool, jetstream_options)
 
 
-@asynccontextmanager
-async def _jetstream(
-    config: ConfigLike, pool: ConnectionPool | None, options: dict[str, Any]
-) -> AsyncIterator[tuple[Client, JetStreamContext]]:
-    connection = nats_connection(config) if pool is None else nats_connection(pool=pool)
-    async with connection as nc, jetstream_context(nc, **options) as js:
-        yield nc, js
+class _JetStream:
+    """Enters this module's ``nats_connection`` then ``jetstream_context`` (looked up on enter)."""
+
+    __slots__ = ("_config", "_connection", "_context", "_options", "_pool")
+
+    def __init__(self, config: ConfigLike, pool: ConnectionPool | None, options: dict[str, Any]) -> None:
+        self._config = config
+        self._pool = pool
+        self._options = options
+        self._connection: AbstractAsyncContextManager[Client] | None = None
+        self._context: AbstractAsyncContextManager[JetStreamContext] | None = None
+
+    async def __aenter__(self) -> tuple[Client, JetStreamContext]:
+        pool = self._pool
+        connection = nats_connection(self._config) if pool is None else nats_connection(pool=pool)
+        nc = await connection.__aenter__()
+        try:
+            context = jetstream_context(nc, **self._options)
+            js = await context.__aenter__()
+        except BaseException as exc:
+            await connection.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._connection, self._context = connection, context
+        return nc, js
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, context = self._connection, self._context
+        self._connection = self._context = None
+        try:
+            if context is not None:
+                await context.__aexit__(exc_type, exc, tb)
+        finally:
+            if connection is not None:
+                await connection.__aexit__(exc_type, exc, tb)
 
 
 # ---------------------------------------------------------------------------------------- buckets
@@ -221,8 +255,10 @@ def nats_kv_store(
     without JetStream raises :class:`~naq.connection.errors.NaqConnectionError`.
     """
     name = check_bucket_args(KV, bucket, create, kv_options)
-    _check_pool_args(config, pool)
-    return _bucket(KV, name, config, create, pool, kv_options)
+    if pool is not None:
+        _check_pool_args(config, pool)
+        return pool.kv_store(name, create=create, **kv_options)
+    return _bucket(KV, name, config, create, kv_options)
 
 
 def nats_object_store(
@@ -236,8 +272,10 @@ def nats_object_store(
     """``async with nats_object_store("bucket") as store``: like :func:`nats_kv_store` for object stores
     (``js.object_store(bucket)`` / ``js.create_object_store(bucket=bucket, **os_options)``)."""
     name = check_bucket_args(OBJECT_STORE, bucket, create, os_options)
-    _check_pool_args(config, pool)
-    return _bucket(OBJECT_STORE, name, config, create, pool, os_options)
+    if pool is not None:
+        _check_pool_args(config, pool)
+        return pool.object_store(name, create=create, **os_options)
+    return _bucket(OBJECT_STORE, name, config, create, os_options)
 
 
 @asynccontextmanager

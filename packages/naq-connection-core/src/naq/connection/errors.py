@@ -7,7 +7,8 @@
 - ``NaqConfigError(NaqError, ValueError)``: bad configuration (deliberately not a
   ``NaqConnectionError``: ``except NaqConnectionError`` must not swallow a typo in a setting); the
   message names the field, where the value came from (argument, environment variable, file and
-  key) and the value, secrets masked. ``.field``, ``.source`` and ``.value`` (the masked value as shown) hold the same parts.
+  key) and the value, secrets masked. ``.field``, ``.source`` and ``.value`` (the masked value as
+  shown) hold the same parts.
 - ``NaqBucketNotFoundError(NaqConnectionError, LookupError)``: a KV / object-store bucket is missing
   and creation was not requested; ``.bucket`` holds its name.
 - ``is_transient(exc) -> bool``: whether retrying (on a new connection) can succeed.

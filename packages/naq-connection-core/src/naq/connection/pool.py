@@ -96,20 +96,26 @@ class PoolStats:
 
 
 class _Borrow(Generic[_T]):
-    """``async with pool.connection()`` and friends: lend on enter, give back on exit."""
+    """``async with pool.connection()`` and friends: lend on enter, give back on exit.
+
+    Entering awaits only when there is work to do (a first connect, a replacement, a bucket lookup).
+    """
 
     __slots__ = ("_pool",)
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
-    async def _take(self, slot: Slot, conn: Client) -> _T:
+    def _take(self, slot: Slot, conn: Client) -> _T:
         raise NotImplementedError
 
     async def __aenter__(self) -> _T:
         pool = self._pool
-        slot, conn = await pool._ready()
-        value = await self._take(slot, conn)
+        slot = pool._checkout()
+        conn = slot.conn
+        if conn is None or conn.is_closed:
+            conn = await pool._connect(slot)
+        value = self._take(slot, conn)
         pool._lend(slot)
         return value
 
@@ -123,7 +129,9 @@ class _Borrow(Generic[_T]):
 
 
 class _ConnectionBorrow(_Borrow["Client"]):
-    async def _take(self, slot: Slot, conn: Client) -> Client:
+    """Stateless: a pool hands out one instance, entered by any number of borrowers at once."""
+
+    def _take(self, slot: Slot, conn: Client) -> Client:
         return conn
 
 
@@ -134,7 +142,7 @@ class _JetStreamBorrow(_Borrow["JetStreamContext"]):
         super().__init__(pool)
         self._options = options
 
-    async def _take(self, slot: Slot, conn: Client) -> JetStreamContext:
+    def _take(self, slot: Slot, conn: Client) -> JetStreamContext:
         return slot.jetstream(conn, self._options)
 
 
@@ -154,14 +162,20 @@ class _BucketBorrow(_Borrow[_T]):
         self._slot: Slot | None = None
         self._handle: Any = None
 
-    async def _take(self, slot: Slot, conn: Client) -> _T:
+    async def __aenter__(self) -> _T:
+        pool = self._pool
+        slot = pool._checkout()
+        conn = slot.conn
+        if conn is None or conn.is_closed:
+            conn = await pool._connect(slot)
         handle = slot.buckets(self._kind).get(self._bucket)
         if handle is None:
-            handle = await self._pool._bind_bucket(
+            handle = await pool._bind_bucket(
                 slot, conn, self._kind, self._bucket, self._create, self._options
             )
         self._slot = slot
         self._handle = handle
+        pool._lend(slot)
         return handle  # type: ignore[no-any-return]
 
     async def __aexit__(
@@ -210,6 +224,7 @@ class ConnectionPool:
         self._replacements = 0
         self._lookups = 0
         self._invalidations = 0
+        self._connection_borrow = _ConnectionBorrow(self)
 
     # ------------------------------------------------------------------ public API
 
@@ -230,7 +245,7 @@ class ConnectionPool:
 
     def connection(self) -> _Borrow[Client]:
         """Borrow a connected nats client: ``async with pool.connection() as nc``. Never closes it."""
-        return _ConnectionBorrow(self)
+        return self._connection_borrow
 
     def jetstream(self, **jetstream_options: Any) -> _Borrow[JetStreamContext]:
         """Borrow a JetStream context (``nc.jetstream(**jetstream_options)``, cached per connection)."""
@@ -410,6 +425,8 @@ class ConnectionPool:
             self._bind_loop(loop)
         elif self._loop() is not loop:
             raise NaqConnectionError(self._wrong_loop_message(self._loop(), loop))
+        if self._size == 1:
+            return self._slots[0]
         i = self._next
         self._next = (i + 1) % self._size
         return self._slots[i]
@@ -431,7 +448,7 @@ class ConnectionPool:
         )
 
     async def _ready(self) -> tuple[Slot, Client]:
-        """The slot to lend next and its live connection, connecting (or replacing) it if needed."""
+        """The slot to lend next and its live connection (for the deprecated borrow forms)."""
         slot = self._checkout()
         conn = slot.conn
         if conn is None or conn.is_closed:

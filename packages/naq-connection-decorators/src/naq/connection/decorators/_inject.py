@@ -125,13 +125,21 @@ def _inject(fn_or_descriptor: Any, opener: Opener, decorator: str, *, jetstream:
     fn, rewrap = unwrap_descriptor(fn_or_descriptor)
     require_async(fn, decorator)
     injection = injection_point(fn, decorator)
-    at = 1 if injection.method else 0  # after self / cls for methods
+    if injection.method:  # after self / cls
 
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        async with opener() as resource:
-            if jetstream:
-                _conn, resource = resource
-            return await fn(*args[:at], resource, *args[at:], **kwargs)
+        async def wrapper(instance: Any, /, *args: Any, **kwargs: Any) -> Any:
+            async with opener() as resource:
+                if jetstream:
+                    _conn, resource = resource
+                return await fn(instance, resource, *args, **kwargs)
+
+    else:
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            async with opener() as resource:
+                if jetstream:
+                    _conn, resource = resource
+                return await fn(resource, *args, **kwargs)
 
     copy_metadata(wrapper, fn, injection)
     return rewrap(wrapper)
