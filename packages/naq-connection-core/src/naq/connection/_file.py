@@ -155,7 +155,7 @@ def _unique_key_loader(yaml: Any) -> Any:
     if loader is not None:
         return loader
 
-    class UniqueKeyLoader(yaml.SafeLoader):  # type: ignore[misc, name-defined]
+    class UniqueKeyLoader(yaml.SafeLoader):  # type: ignore[misc]
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: dict[object, int] = {}
             for key_node, _value in node.value:

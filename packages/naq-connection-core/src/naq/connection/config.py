@@ -413,8 +413,9 @@ class Config:
             nats = NatsConfig()
         if not isinstance(nats, NatsConfig):
             raise TypeError(f"Config.nats must be a NatsConfig, got {type(nats).__name__}")
-        if profiles is not None and not isinstance(profiles, Mapping):
-            kind = type(profiles).__name__
+        given: object = profiles  # checked at run time: callers are not always type-checked
+        if given is not None and not isinstance(given, Mapping):
+            kind = type(given).__name__
             raise TypeError(f"Config.profiles must be a mapping of profile name -> NatsConfig, got {kind}")
         frozen: dict[str, NatsConfig] = {}
         for name, profile in (profiles or {}).items():

@@ -20,7 +20,7 @@ text :func:`~naq.connection.utils.metrics.describe_error` gives; exceptions are 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from naq.connection import events
@@ -146,7 +146,7 @@ class OpenTelemetryInstrumentation:
 
     def end(self, handle: object, outcome: str, error: BaseException | None, duration: float) -> None:
         """End the span with the outcome (an error status without secrets) and record the duration."""
-        span, token, name = handle  # type: ignore[misc]
+        span, token, name = cast("tuple[Any, object, str]", handle)
         self._context.detach(token)
         attributes: dict[str, Any] = {
             "messaging.system": "nats",
