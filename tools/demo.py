@@ -7,7 +7,8 @@
 What it does, in order: starts (or finds) a server and waits for it; a health check and server info
 (utils); a producer enqueues jobs into a JetStream stream through the decorators; a worker fetches them
 with a pooled connection and writes each job's status into a KV bucket, with retries; then it compares
-pooled and per-call publishing, and prints the connection metrics table and the Prometheus exposition.
+pooled and per-call publishing, and prints connections, operations and pool figures separately and the
+Prometheus exposition.
 Everything it opens is closed on exit, Ctrl-C included; the streams and buckets it made are deleted.
 """
 
@@ -33,7 +34,6 @@ from naq.connection.decorators import (
 )
 from naq.connection.utils import (
     ConnectionMetrics,
-    ConnectionMonitor,
     connection_monitor,
     enable_connection_monitoring,
     get_nats_server_info,
@@ -84,19 +84,51 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f}"
 
 
-def metrics_table(m: ConnectionMetrics, what: str) -> str:
+def connections_table(m: ConnectionMetrics) -> str:
+    """Connections: counted from core's connection events (a pooled connection is one connection)."""
     return table(
         [
-            (f"{what} started", str(m.total_connections)),
+            ("connections started", str(m.total_connections)),
             ("active now", str(m.active_connections)),
-            ("successful / failed", f"{m.successful_connections} / {m.failed_connections}"),
+            ("opened / failed", f"{m.successful_connections} / {m.failed_connections}"),
             ("reconnects / disconnects", f"{m.reconnects} / {m.disconnects}"),
             ("borrows from pools", str(m.borrows)),
-            ("time avg", f"{ms(m.average_connection_time)} ms"),
+            ("connect avg", f"{ms(m.average_connection_time)} ms"),
             (
-                "time p50 / p95 / p99",
+                "connect p50 / p95 / p99",
                 f"{ms(m.p50_connection_time)} / {ms(m.p95_connection_time)} / {ms(m.p99_connection_time)} ms",
             ),
+        ]
+    )
+
+
+def operations_table(m: ConnectionMetrics, what: str) -> str:
+    """Operations: the monitored calls (``@with_connection_monitoring``), not connections."""
+    return table(
+        [
+            (f"{what} started", str(m.operations_started)),
+            ("active now", str(m.active_operations)),
+            ("succeeded / failed", f"{m.operations_succeeded} / {m.operations_failed}"),
+            ("cancelled", str(m.operations_cancelled)),
+            ("duration avg", f"{ms(m.average_operation_time)} ms"),
+            (
+                "duration p50 / p95 / p99",
+                f"{ms(m.p50_operation_time)} / {ms(m.p95_operation_time)} / {ms(m.p99_operation_time)} ms",
+            ),
+        ]
+    )
+
+
+def pool_table(m: ConnectionMetrics) -> str:
+    """Pools: the registered pools' own ``stats()``."""
+    return table(
+        [
+            ("pools / size", f"{m.pools} / {m.pool_size}"),
+            ("open connections", str(m.pool_open_connections)),
+            ("borrows", str(m.pool_borrows)),
+            ("connections opened", str(m.pool_connections_opened)),
+            ("replacements", str(m.pool_replacements)),
+            ("connect failures", str(m.pool_connect_failures)),
         ]
     )
 
@@ -105,10 +137,10 @@ async def job_flow(url: str, jobs: int) -> None:
     suffix = uuid.uuid4().hex[:6]
     stream, bucket, subject = f"DEMO_JOBS_{suffix}", f"demo_status_{suffix}", f"demo.{suffix}.jobs"
     set_config(NatsConfig(servers=url, client_name="naq-demo", connection_timeout=5.0))
-    # Two monitors: the global one counts real connections (core's events); `calls` counts the
-    # producer's monitored calls. Feeding both into one monitor would mix calls with connections.
+    # One monitor, three families kept apart: connections (core's events), operations (the monitored
+    # enqueue calls) and the pool's own figures.
+    connection_monitor.reset_metrics()
     disable_monitoring = enable_connection_monitoring()
-    calls = ConnectionMonitor()
     try:
         step("1. wait for NATS, health check, server info")
         if not await wait_for_nats_connection(timeout=15, interval=0.2):
@@ -121,7 +153,9 @@ async def job_flow(url: str, jobs: int) -> None:
         rows.append(("rtt", f"{float(info.get('rtt') or 0) * 1e3:.3f} ms"))
         print(table(rows))
 
-        async with ConnectionPool(url) as pool:
+        pool = ConnectionPool(url)
+        connection_monitor.add_pool(pool)
+        async with pool:
             step(f"2. producer: enqueue {jobs} jobs into JetStream stream {stream} (decorators, pooled)")
 
             @with_jetstream_context(pool=pool)
@@ -130,7 +164,7 @@ async def job_flow(url: str, jobs: int) -> None:
                 await js.create_key_value(bucket=bucket)
 
             @retry_on_connection_failure(max_retries=3, retry_delay=0.2)
-            @with_connection_monitoring(monitor=calls)
+            @with_connection_monitoring
             @with_jetstream_context(pool=pool)
             async def enqueue(js: Any, job_id: int) -> int:
                 ack = await js.publish(
@@ -193,10 +227,13 @@ async def job_flow(url: str, jobs: int) -> None:
 
             await clean_up()
 
-        step("5. connection metrics (every connection opened through core) and monitored calls")
-        print(metrics_table(connection_monitor.get_metrics(), "connections"))
+        step("5. metrics: connections (core's events), operations (monitored calls), the pool (its stats)")
+        m = connection_monitor.get_metrics()
+        print(connections_table(m))
         print()
-        print(metrics_table(calls.get_metrics(), "enqueue calls"))
+        print(operations_table(m, "enqueue calls"))
+        print()
+        print(pool_table(m))
         step("6. Prometheus exposition")
         try:
             print(prometheus_text())
