@@ -293,7 +293,12 @@ async def test_leak_check_skips_paused_and_unmonitored_servers(server):
 
 def test_leaked_connection_str():
     leak = LeakedConnection("nats://h:1", 7, None, None, 0)
-    assert str(leak) == "nats://h:1 cid=7 subscriptions=0"
+    assert str(leak) == "client cid=7 subscriptions=0, on server nats://h:1"
+    named = LeakedConnection("nats://h:1", 7, "svc", "python3", 2, "127.0.0.1:5000", "node-1")
+    assert str(named) == (
+        "client cid=7 name='svc' lang=python3 from 127.0.0.1:5000 subscriptions=2, "
+        "on server nats://h:1 (node-1)"
+    )
 
 
 def test_external_backend_basics(server):

@@ -235,9 +235,10 @@ def test_no_docker_engine_falls_back_to_binary_with_one_log_line(caplog, reset_f
         assert first.requested_backend == "docker"
         assert first.healthz()
         assert second.healthz()
-    lines = [r for r in caplog.records if "no usable Docker" in r.getMessage()]
+    lines = [r for r in caplog.records if "docker backend unavailable" in r.getMessage()]
     assert len(lines) == 1
-    assert "DockerException" in lines[0].getMessage()
+    assert "no Docker engine answers (DockerException" in lines[0].getMessage()
+    assert "extra" not in lines[0].getMessage()
 
 
 def test_missing_docker_extra_falls_back(monkeypatch, caplog, reset_fallback_log):
@@ -248,7 +249,38 @@ def test_missing_docker_extra_falls_back(monkeypatch, caplog, reset_fallback_log
     caplog.set_level(logging.WARNING, logger="naq.testing")
     with NatsServer(backend="docker", jetstream=False) as server:
         assert server.backend == "binary"
-    assert "ImportError" in caplog.text
+    assert "the [docker] extra is missing or too old (ImportError" in caplog.text
+    assert "testcontainers>=4.15" in caplog.text
+    assert "Docker engine" not in caplog.text
+
+
+def test_too_old_testcontainers_is_named_as_such(monkeypatch, caplog, reset_fallback_log):
+    """testcontainers < 4.15 has no testcontainers.community.nats: the real import fails."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "testcontainers.community.nats", None)  # import raises ImportError
+    caplog.set_level(logging.WARNING, logger="naq.testing")
+    with NatsServer(backend="docker", jetstream=False) as server:
+        assert server.backend == "binary"
+    assert "the [docker] extra is missing or too old" in caplog.text
+    assert "testcontainers.community.nats" in caplog.text
+
+
+def test_docker_py_missing_inside_testcontainers_is_the_extra(monkeypatch):
+    class NeedsDockerPy:
+        def __init__(self, **kwargs):
+            raise ImportError("No module named 'docker'")
+
+    monkeypatch.setattr(docker_module, "_container_class", lambda: NeedsDockerPy)
+    with pytest.raises(docker_module.DockerUnavailable, match=r"\[docker\] extra is missing"):
+        docker_module.DockerProcess("nats:2", 1, 2, []).create()
+
+
+def test_the_floor_is_the_extras_floor():
+    from pathlib import Path
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'docker = ["testcontainers>={docker_module.TESTCONTAINERS_FLOOR}"]' in pyproject
 
 
 def test_unavailable_errors_without_docker_package(monkeypatch):
@@ -262,7 +294,7 @@ def test_unavailable_errors_without_docker_package(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_docker)
-    assert docker_module.docker_unavailable_errors() == (ImportError,)
+    assert docker_module.docker_unavailable_errors() == ()
 
 
 def test_other_container_errors_propagate(monkeypatch):

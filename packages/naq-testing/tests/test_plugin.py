@@ -111,7 +111,9 @@ def test_leaking_test_is_reported(run):
         [
             "*ERROR at teardown of test_leaks*",
             "*NatsLeakError: test_user.py::test_leaks left 1 NATS connection(s) open:",
-            "*cid=* name='forgotten' lang=python3 subscriptions=1",
+            "*- client cid=* name='forgotten' lang=python3 from 127.0.0.1:* subscriptions=1, "
+            "on server nats://127.0.0.1:*",
+            "*Close every client the test*",
         ]
     )
 
@@ -330,7 +332,7 @@ def test_docker_backend_without_engine_falls_back(run, monkeypatch):
         "-rA",
     )
     result.assert_outcomes(passed=1)
-    assert result.stdout.str().count("no usable Docker") == 1
+    assert result.stdout.str().count("docker backend unavailable: no Docker engine answers") == 1
 
 
 def test_server_bin_option_is_used(run, tmp_path):

@@ -6,12 +6,14 @@ registered through the ``pytest11`` entry point ``naq_testing``; the in-memory f
 ``naq.testing.fake``.
 
 Names are imported on first use (PEP 562), so loading the pytest plugin does not import nats-py
-and the server machinery in projects that never use them.
+and the server machinery in projects that never use them. ``__version__`` is read from the
+installed distribution's metadata (``importlib.metadata``), so it is always the released version.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,7 +23,10 @@ if TYPE_CHECKING:
     from naq.testing.errors import NaqTestingError, NatsLeakError, NatsServerError, NatsServerNotFoundError
     from naq.testing.leaks import LeakCheck, LeakedConnection
     from naq.testing.names import NatsNames
+    from naq.testing.reconnect import wait_reconnected
     from naq.testing.server import NatsServer, TLSOptions, live_servers
+
+    __version__: str
 
 _EXPORTS = {
     "NatsServer": "naq.testing.server",
@@ -34,6 +39,7 @@ _EXPORTS = {
     "LeakCheck": "naq.testing.leaks",
     "LeakedConnection": "naq.testing.leaks",
     "find_nats_server": "naq.testing._binary",
+    "wait_reconnected": "naq.testing.reconnect",
     "NaqTestingError": "naq.testing.errors",
     "NatsServerError": "naq.testing.errors",
     "NatsServerNotFoundError": "naq.testing.errors",
@@ -51,6 +57,7 @@ __all__ = [
     "LeakedConnection",
     "live_servers",
     "find_nats_server",
+    "wait_reconnected",
     "NaqTestingError",
     "NatsServerError",
     "NatsServerNotFoundError",
@@ -58,7 +65,20 @@ __all__ = [
 ]
 
 
+DISTRIBUTION = "naq-testing"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'naq.testing' has no attribute {name!r}")

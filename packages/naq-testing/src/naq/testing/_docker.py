@@ -12,7 +12,13 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["DEFAULT_IMAGE", "DockerProcess", "DockerUnavailable", "docker_unavailable_errors"]
+__all__ = [
+    "DEFAULT_IMAGE",
+    "TESTCONTAINERS_FLOOR",
+    "DockerProcess",
+    "DockerUnavailable",
+    "docker_unavailable_errors",
+]
 
 from naq.testing._constants import DEFAULT_IMAGE
 
@@ -22,20 +28,32 @@ CLIENT_PORT = 4222
 MONITOR_PORT = 8222
 
 
+# The first testcontainers release with ``testcontainers.community.nats`` (checked against the
+# published wheels: 4.14.2 has only ``testcontainers.nats``). Keep in step with the [docker] extra.
+TESTCONTAINERS_FLOOR = "4.15"
+
+
 class DockerUnavailable(Exception):
-    """No Docker engine answered or the ``[docker]`` extra is missing (the caller falls back)."""
+    """Docker cannot be used: the ``[docker]`` extra is missing or too old, or no engine answers
+    (the caller falls back to the binary). The message says which."""
 
 
 def docker_unavailable_errors() -> tuple[type[BaseException], ...]:
-    """Exception types meaning "no usable Docker": ImportError always, DockerException if importable."""
-    errors: list[type[BaseException]] = [ImportError]
+    """Exception types meaning "no Docker engine answers": ``docker.errors.DockerException`` when
+    the docker package is importable, else none."""
     try:
         from docker.errors import DockerException
     except ImportError:
-        pass
-    else:
-        errors.append(DockerException)
-    return tuple(errors)
+        return ()
+    return (DockerException,)
+
+
+def _extra_missing(exc: ImportError) -> DockerUnavailable:
+    return DockerUnavailable(
+        f"the [docker] extra is missing or too old ({type(exc).__name__}: {exc}); the docker backend "
+        f"needs testcontainers>={TESTCONTAINERS_FLOOR} (testcontainers.community.nats): "
+        "pip install -U 'naq-testing[docker]'"
+    )
 
 
 def _container_class() -> Any:
@@ -67,9 +85,17 @@ class DockerProcess:
     def create(self) -> None:
         """Build the container object; raises ``DockerUnavailable`` when Docker cannot be used."""
         try:
-            container = _container_class()(image=self.image, jetstream=False)
+            container_class = _container_class()
+        except ImportError as exc:
+            raise _extra_missing(exc) from exc
+        try:
+            container = container_class(image=self.image, jetstream=False)
+        except ImportError as exc:  # testcontainers imports docker-py lazily
+            raise _extra_missing(exc) from exc
         except docker_unavailable_errors() as exc:
-            raise DockerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise DockerUnavailable(
+                f"no Docker engine answers ({type(exc).__name__}: {exc}); start Docker or set DOCKER_HOST"
+            ) from exc
         command = ["-m", str(MONITOR_PORT), *self.server_args]
         container.with_command(" ".join(command))
         container.with_bind_ports(CLIENT_PORT, self.client_port)

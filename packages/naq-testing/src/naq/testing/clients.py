@@ -15,7 +15,8 @@ from typing import Any
 import nats
 
 from naq.testing._redact import redact_url
-from naq.testing.server import NatsServer
+from naq.testing.reconnect import track_client
+from naq.testing.server import NatsServer, live_servers
 
 __all__ = ["DEFAULT_CONNECT_OPTIONS", "NatsClientFactory"]
 
@@ -27,6 +28,10 @@ DEFAULT_CONNECT_OPTIONS: dict[str, Any] = {
     "reconnect_time_wait": 0.25,
     "max_reconnect_attempts": 120,
     "allow_reconnect": True,
+    # A dead read loop (nats-py 2.16 ends it when a PONG arrives for a flush/rtt that timed out,
+    # e.g. on a paused server) is found stale and replaced within seconds instead of minutes.
+    "ping_interval": 2,
+    "max_outstanding_pings": 2,
 }
 
 
@@ -57,11 +62,14 @@ class NatsClientFactory:
         self.close_timeout = close_timeout
         self.clients: list[Any] = []
 
-    def _options(self, target: NatsServer | str | None, overrides: dict[str, Any]) -> dict[str, Any]:
-        if target is None:
-            if self._default_server is None:
-                raise ValueError("no default server: pass a NatsServer or a URL")
-            target = self._default_server()
+    def _target(self, server: NatsServer | str | None) -> NatsServer | str:
+        if server is not None:
+            return server
+        if self._default_server is None:
+            raise ValueError("no default server: pass a NatsServer or a URL")
+        return self._default_server()
+
+    def _options(self, target: NatsServer | str, overrides: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = dict(DEFAULT_CONNECT_OPTIONS)
         options.update(error_cb=_quiet_error, disconnected_cb=_quiet_event, reconnected_cb=_quiet_event)
         if isinstance(target, NatsServer):
@@ -73,7 +81,8 @@ class NatsClientFactory:
 
     async def __call__(self, server: NatsServer | str | None = None, **options: Any) -> Any:
         """Connect (bounded by ``timeout``) and remember the client for ``aclose()``."""
-        connect_options = self._options(server, options)
+        target = self._target(server)
+        connect_options = self._options(target, options)
         try:
             client = await asyncio.wait_for(nats.connect(**connect_options), self.timeout)
         except asyncio.TimeoutError:
@@ -82,6 +91,7 @@ class NatsClientFactory:
                 f"within {self.timeout:g}s; is the server running and reachable?"
             ) from None
         self.clients.append(client)
+        _track(client, target if isinstance(target, NatsServer) else None, connect_options["servers"])
         return client
 
     async def aclose(self) -> None:
@@ -90,6 +100,17 @@ class NatsClientFactory:
         for client in reversed(clients):
             if not client.is_closed:
                 await _close_quietly(client, self.close_timeout)
+
+
+def _track(client: Any, target: NatsServer | None, servers: Any) -> None:
+    """Register the client with its target and with every running server it may connect to, so
+    ``arestart()`` / ``aresume()`` / ``aheal()`` of any of them wait for it."""
+    urls = {servers} if isinstance(servers, str) else {str(url) for url in servers}
+    for server in live_servers():
+        if server is target or server.url in urls:
+            track_client(server, client)
+    if target is not None:
+        track_client(target, client)
 
 
 async def _close_quietly(client: Any, timeout: float) -> None:

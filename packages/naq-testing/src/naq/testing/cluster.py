@@ -3,6 +3,7 @@ replicated), for tests of node loss and failover. Synchronous, usable outside py
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from naq.testing._ports import free_port
 from naq.testing.errors import NatsServerError
+from naq.testing.reconnect import DEFAULT_RECONNECT_TIMEOUT, wait_clients_of
 from naq.testing.server import NatsServer, _PortInUse
 
 __all__ = ["NatsCluster"]
@@ -164,6 +166,16 @@ class NatsCluster:
                 server.restart(wait=False)
         for server in dead:
             server.wait_ready()
+
+    async def arestart(self, index: int, *, timeout: float = DEFAULT_RECONNECT_TIMEOUT) -> NatsServer:
+        """``restart(index)``, then wait until the toolkit's clients of that node work again."""
+        return await self.servers[index].arestart(timeout=timeout)
+
+    async def aheal(self, *, timeout: float = DEFAULT_RECONNECT_TIMEOUT) -> None:
+        """``heal()`` (in a worker thread), then wait until every client the toolkit made for any
+        node has a working connection again."""
+        await asyncio.to_thread(self.heal)
+        await wait_clients_of(self.servers, timeout)
 
     # -- JetStream -------------------------------------------------------------------------------
     def meta_leader(self) -> str | None:

@@ -187,6 +187,8 @@ async def nats_client_factory(
     the servers those factories started are still up (no reconnect attempts at teardown).
     """
 
+    _check_loop_scope(request)
+
     def default_server() -> NatsServer:
         server: NatsServer = request.getfixturevalue("nats_server")
         return server
@@ -208,6 +210,56 @@ async def nats_client(nats_client_factory: NatsClientFactory) -> Any:
 async def nats_jetstream(nats_client: Any) -> Any:
     """A JetStream context (``nats_client.jetstream()``) on the session server."""
     return nats_client.jetstream()
+
+
+# -- loop scopes -----------------------------------------------------------------------------------
+def _ini(config: pytest.Config, name: str) -> str:
+    try:
+        value = config.getini(name)
+    except ValueError:  # a pytest-asyncio without this option
+        return ""
+    return str(value or "")
+
+
+def _loop_scopes(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """``(test loop scope, loop scope of this plugin's async fixtures)`` as pytest-asyncio sets them.
+
+    The test's: ``loop_scope=`` of its ``asyncio`` marker, else ``asyncio_default_test_loop_scope``
+    (default ``function``). The fixtures': ``asyncio_default_fixture_loop_scope``, else their own
+    scope (``function``): they are declared without a loop scope on purpose.
+    """
+    marker = request.node.get_closest_marker("asyncio")
+    kwargs = marker.kwargs if marker is not None else {}
+    test_scope = (
+        kwargs.get("loop_scope")
+        or kwargs.get("scope")
+        or _ini(request.config, "asyncio_default_test_loop_scope")
+    )
+    fixture_scope = _ini(request.config, "asyncio_default_fixture_loop_scope")
+    if fixture_scope in ("", "fixture-scope"):
+        fixture_scope = "function"
+    return str(test_scope or "function"), fixture_scope
+
+
+def _check_loop_scope(request: pytest.FixtureRequest) -> None:
+    """Fail at once when the test runs in another event loop than the client fixtures.
+
+    A nats-py client works only in the loop that made it; in another loop its first request or
+    flush hangs until it times out, with nothing pointing at the cause.
+    """
+    __tracebackhide__ = True
+    if request.node.get_closest_marker("asyncio") is None:
+        return  # a synchronous test: it cannot use the client anyway
+    test_scope, fixture_scope = _loop_scopes(request)
+    if test_scope != fixture_scope:
+        pytest.fail(
+            f"naq-testing: {request.node.nodeid} runs in a {test_scope!r}-scoped event loop, but "
+            f"nats_client / nats_client_factory make their clients in the {fixture_scope!r}-scoped loop "
+            "and a nats-py client works only in the loop that made it. Set "
+            f"asyncio_default_fixture_loop_scope = {test_scope} in your pytest configuration "
+            f"(or give the test loop_scope={fixture_scope!r}).",
+            pytrace=False,
+        )
 
 
 # -- leak check ------------------------------------------------------------------------------------
@@ -249,10 +301,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest_asyncio.fixture
 async def nats_leak_check(
-    request: pytest.FixtureRequest, nats_settings: Settings
+    request: pytest.FixtureRequest,
+    nats_settings: Settings,
+    nats_server_factory: NatsServerFactory,
+    nats_cluster_factory: NatsClusterFactory,
 ) -> AsyncIterator[LeakCheck]:
     """Fail the test (an error at teardown) if connections it opened are still open on any server
-    of this process (checked through ``/connz``). See ``place_leak_check_first`` for the ordering."""
+    of this process (checked through ``/connz``). See ``place_leak_check_first`` for the ordering.
+
+    It depends on the server and cluster factories only for the teardown order: the check runs
+    while the servers and clusters they started are still up, so their connections are seen."""
     __tracebackhide__ = True
     check = LeakCheck(timeout=nats_settings.leak_timeout)
     check.snapshot()

@@ -22,18 +22,29 @@ __all__ = ["LeakCheck", "LeakedConnection", "format_leaks"]
 
 @dataclass(frozen=True)
 class LeakedConnection:
-    """One client connection still open at teardown."""
+    """One client connection still open at teardown.
+
+    ``address``: the client's ``ip:port`` as the server sees it; ``server``: how the server is
+    described in the report (its name, or its URL).
+    """
 
     server_url: str
     cid: int
     name: str | None
     lang: str | None
     subscriptions: int
+    address: str | None = None
+    server: str | None = None
 
     def __str__(self) -> str:
         name = f" name={self.name!r}" if self.name else ""
         lang = f" lang={self.lang}" if self.lang else ""
-        return f"{self.server_url} cid={self.cid}{name}{lang} subscriptions={self.subscriptions}"
+        address = f" from {self.address}" if self.address else ""
+        server = f" ({self.server})" if self.server and self.server != self.server_url else ""
+        return (
+            f"client cid={self.cid}{name}{lang}{address} subscriptions={self.subscriptions}, "
+            f"on server {self.server_url}{server}"
+        )
 
 
 def _checkable(server: NatsServer) -> bool:
@@ -74,6 +85,7 @@ class LeakCheck:
             known = self.baseline.get(id(server), set())
             for cid, conn in sorted(_open_connections(server).items()):
                 if cid not in known:
+                    address = f"{conn['ip']}:{conn['port']}" if conn.get("ip") and conn.get("port") else None
                     leaks.append(
                         LeakedConnection(
                             server_url=server.url,
@@ -81,6 +93,8 @@ class LeakCheck:
                             name=conn.get("name") or None,
                             lang=conn.get("lang") or None,
                             subscriptions=int(conn.get("subscriptions") or 0),
+                            address=address,
+                            server=server.name or server.url,
                         )
                     )
         return leaks
@@ -107,6 +121,7 @@ def format_leaks(leaks: list[LeakedConnection], test_name: str) -> str:
     lines = "\n".join(f"  - {leak}" for leak in leaks)
     return (
         f"{test_name} left {len(leaks)} NATS connection(s) open:\n{lines}\n"
-        "Close every client it opens (await nc.close() or nc.drain()), or use the nats_client / "
-        "nats_client_factory fixtures, which close theirs."
+        "Close every client the test (or a fixture of yours) opens before it ends: "
+        "await nc.close() or await nc.drain(), or make it with nats_client / nats_client_factory, "
+        "which close theirs. The cid and address match the server's /connz entry."
     )

@@ -4,18 +4,21 @@ Backends:
 
 * ``"binary"`` (default): the nats-server executable (see ``naq.testing._binary``) as a child
   process on random loopback ports, a temporary JetStream store, output in a log file.
-* ``"docker"``: a testcontainers NATS container; when no Docker engine answers (or the ``[docker]``
-  extra is missing) it falls back to the binary and logs one line saying so.
+* ``"docker"``: a testcontainers NATS container; when the ``[docker]`` extra is missing or too old,
+  or no Docker engine answers, it falls back to the binary and logs one line saying which.
 * ``"external"``: a server somebody else runs (``url=`` / ``monitor_url=``); fault injection is
   not available there.
 
 Fault injection: ``kill()`` (SIGKILL), ``restart()`` (same ports and same store, so clients
 reconnect to the same URL and JetStream data survives), ``pause()`` / ``resume()`` (SIGSTOP /
-SIGCONT: the server is frozen, TCP stays open) and ``lame_duck()`` (SIGUSR2).
+SIGCONT: the server is frozen, TCP stays open) and ``lame_duck()`` (SIGUSR2). These are
+synchronous and return before any client has noticed; ``await arestart()`` / ``await aresume()``
+also wait until every client the toolkit made for the server works again (``naq.testing.reconnect``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -38,6 +41,7 @@ from naq.testing._docker import DEFAULT_IMAGE, DockerProcess, DockerUnavailable
 from naq.testing._ports import free_port
 from naq.testing._process import BinaryProcess
 from naq.testing.errors import NatsServerError
+from naq.testing.reconnect import DEFAULT_RECONNECT_TIMEOUT, wait_clients_of
 
 __all__ = ["BACKENDS", "Backend", "NatsServer", "TLSOptions", "live_servers"]
 
@@ -94,7 +98,9 @@ def _log_fallback(reason: str) -> None:
     global _fallback_logged
     if not _fallback_logged:
         _fallback_logged = True
-        logger.warning("naq-testing: no usable Docker (%s); using the nats-server binary instead", reason)
+        logger.warning(
+            "naq-testing: docker backend unavailable: %s; using the nats-server binary instead", reason
+        )
 
 
 class NatsServer:
@@ -363,6 +369,24 @@ class NatsServer:
         if wait:
             self.wait_ready()
         return self
+
+    async def arestart(self, *, kill: bool = False, timeout: float = DEFAULT_RECONNECT_TIMEOUT) -> NatsServer:
+        """``restart(kill=kill)``, then wait until every client the toolkit made for this server
+        (``nats_client``, ``nats_client_factory``) has a working connection again.
+
+        The restart runs in a worker thread, so the event loop (your clients, your background
+        tasks) keeps running meanwhile. Raises ``NatsServerError`` naming a client that has no
+        working connection after ``timeout`` seconds. For other clients: ``wait_reconnected(nc)``.
+        """
+        await asyncio.to_thread(self.restart, kill=kill)
+        await wait_clients_of([self], timeout)
+        return self
+
+    async def aresume(self, *, timeout: float = DEFAULT_RECONNECT_TIMEOUT) -> None:
+        """``resume()``, then wait until every client the toolkit made for this server works again
+        (a client may have given up on the frozen connection and be reconnecting)."""
+        self.resume()
+        await wait_clients_of([self], timeout)
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections stay open but nothing is answered."""
