@@ -104,11 +104,17 @@ async def test_malformed_url_is_a_config_error(
     assert await wait_for_clients(js_server, 1) == 1  # only the bystander
 
 
-@pytest.mark.parametrize("servers", [[], [""], 123, ["nats://127.0.0.1:4222", 5]])
+@pytest.mark.parametrize("servers", [[], [""]])
 async def test_bad_server_lists_are_config_errors(servers: Any) -> None:
     with pytest.raises(NaqConfigError) as info:
         NatsConfig(servers=servers)
     assert "servers" in str(info.value)
+
+
+@pytest.mark.parametrize("servers", [123, ["nats://127.0.0.1:4222", 5]])
+async def test_server_lists_of_the_wrong_type_are_type_errors(servers: Any) -> None:
+    with pytest.raises(TypeError, match="servers"):
+        NatsConfig(servers=servers)
 
 
 # ---- bad environment values ----------------------------------------------------------------

@@ -280,24 +280,18 @@ def nats_object_store(
 
 @asynccontextmanager
 async def _bucket(
-    kind: BucketKind,
-    bucket: str,
-    config: ConfigLike,
-    create: bool,
-    pool: ConnectionPool | None,
-    options: dict[str, Any],
+    kind: BucketKind, bucket: str, config: ConfigLike, create: bool, options: dict[str, Any]
 ) -> AsyncIterator[Any]:
-    if pool is None:
-        resolved = _resolve(config)
-        if not resolved.reuse_connections:
-            async with nats_jetstream(resolved) as (_, js):
-                yield await _in_own_task(
-                    bind_bucket(
-                        js, kind, bucket, create=create, options=options, servers=resolved.redacted_servers()
-                    )
-                )
-            return
-        pool = get_default_pool(resolved)
+    """Without a pool: ``nats_jetstream`` and bind; with ``reuse_connections``: the default pool's handle."""
+    resolved = _resolve(config)
+    if not resolved.reuse_connections:
+        async with nats_jetstream(resolved) as (_, js):
+            servers = resolved.redacted_servers()
+            yield await _in_own_task(
+                bind_bucket(js, kind, bucket, create=create, options=options, servers=servers)
+            )
+        return
+    pool = get_default_pool(resolved)
     borrow = (
         pool.kv_store(bucket, create=create, **options)
         if kind == KV
