@@ -98,8 +98,9 @@ async def test_1000_concurrent_ops_through_one_pool(js_server: NatsServer, recor
         conns = out["conns"]
         assert await wait_for_clients(js_server, 1) == 1  # the pool's one connection, still open
     calls = out["calls"]
-    assert (calls.total_connections, calls.successful_connections, calls.failed_connections) == (N, N, 0)
-    assert calls.active_connections == 0
+    assert (calls.operations_started, calls.operations_succeeded, calls.operations_failed) == (N, N, 0)
+    assert calls.active_operations == 0
+    assert calls.total_connections == 0  # calls are operations, never connections
     assert out["accepted"] == 0  # the pool was already connected: not one new TCP connection
     assert conns.total_connections == 0
     assert conns.failed_connections == 0
@@ -114,8 +115,9 @@ async def test_1000_concurrent_ops_with_a_connection_per_call(
 ) -> None:
     out = await _run_load(js_server, None)
     calls, conns = out["calls"], out["conns"]
-    assert (calls.total_connections, calls.successful_connections, calls.failed_connections) == (N, N, 0)
-    assert calls.active_connections == 0
+    assert (calls.operations_started, calls.operations_succeeded, calls.operations_failed) == (N, N, 0)
+    assert calls.active_operations == 0
+    assert calls.total_connections == 0  # calls are operations, never connections
     assert out["accepted"] == N  # one TCP connection per call, as the server counts them
     assert (conns.total_connections, conns.successful_connections, conns.failed_connections) == (N, N, 0)
     assert conns.active_connections == 0
@@ -143,8 +145,9 @@ async def test_1000_concurrent_kv_puts_through_one_pool(js_server: NatsServer) -
         assert sorted(revisions) == list(range(2, N + 2))  # type: ignore[type-var]
         assert await wait_for_clients(js_server, 1) == 1
     calls = await get_connection_metrics()
-    assert (calls.total_connections, calls.successful_connections, calls.failed_connections) == (N, N, 0)
-    assert calls.active_connections == 0
+    assert (calls.operations_started, calls.operations_succeeded, calls.operations_failed) == (N, N, 0)
+    assert calls.active_operations == 0
+    assert calls.total_connections == 0  # calls are operations, never connections
     state = await kv_snapshot(js_server.url, bucket)
     assert len(state["keys"]) == N + 1
     assert state["entries"]["k0999"][0] == b"999"

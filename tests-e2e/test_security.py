@@ -3,8 +3,11 @@
 Every test here runs with logging at DEBUG (root and naq / nats loggers), records every connection
 event, and at teardown scans every log record, every exception text it saw (with its chain), the
 repr / str of every config, event and pool it used, the metrics export (``metrics_to_dict`` /
-``metrics_to_json``), the Prometheus exposition text and captured stdout / stderr: none may contain a
-password, token or nkey seed -- not even the wrong password a failing test used.
+``metrics_to_json``: connections, operations and pool figures), the Prometheus exposition text, every
+OpenTelemetry span (names, attributes, statuses, events) and metric point the instrumentation produced,
+and captured stdout / stderr: none may contain a password, token or nkey seed -- not even the wrong
+password a failing test used. Every connect here runs as a tracked operation, so failed operations
+(with their error text) reach the operation metrics and spans too.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ from naq_e2e_support import (
     find_secrets,
     unique,
 )
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from naq.connection import (
     Config,
@@ -45,9 +53,11 @@ from naq.connection.decorators import retry_on_connection_failure, with_nats_con
 from naq.connection.utils import (
     ConnectionMonitor,
     enable_connection_monitoring,
+    instrument_opentelemetry,
     metrics_to_dict,
     metrics_to_json,
     prometheus_text,
+    uninstrument_opentelemetry,
 )
 from naq.testing import NatsServer, TLSOptions
 
@@ -140,6 +150,19 @@ class Scan:
         self.texts: list[str] = []
         self.objects: list[Any] = []
         self.monitor = ConnectionMonitor()
+        self.spans = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        self.metric_reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
+
+    def telemetry_texts(self) -> list[str]:
+        """Every span and metric point the OpenTelemetry instrumentation produced, as JSON text."""
+        texts = [span.to_json() for span in self.spans.get_finished_spans()]
+        data = self.metric_reader.get_metrics_data()
+        if data is not None:
+            texts.append(data.to_json())
+        return texts
 
     def exc(self, exc: BaseException) -> BaseException:
         self.texts.extend(exception_texts(exc))
@@ -157,17 +180,22 @@ def scan(capfd: pytest.CaptureFixture[str]) -> Iterator[Scan]:
     remove = naq_events.add_listener(events.append)
     enable_connection_monitoring()  # the default monitor, which the exporters read
     enable_connection_monitoring(monitor=s.monitor)
+    instrument_opentelemetry(s.monitor, tracer_provider=s.tracer_provider, meter_provider=s.meter_provider)
     with capture_all_logs() as logs:
         yield s
     remove()
+    telemetry = s.telemetry_texts()
+    uninstrument_opentelemetry(s.monitor)
     out, err = capfd.readouterr()
     texts = [*logs.texts, *s.texts, out, err]
     texts += [repr(o) for o in s.objects] + [str(o) for o in s.objects]
     texts += [repr(e) for e in events] + [str(e.error_message) for e in events]
     texts += [repr(metrics_to_dict()), metrics_to_json(), prometheus_text()]
     texts += [repr(metrics_to_dict(s.monitor.get_metrics())), prometheus_text(s.monitor)]
+    texts += telemetry
     hits = find_secrets(texts, SECRETS)
-    assert not hits, f"secrets leaked into logs / errors / reprs / metrics: {hits[:5]}"
+    assert not hits, f"secrets leaked into logs / errors / reprs / metrics / spans: {hits[:5]}"
+    assert telemetry, "no span or metric was produced: the telemetry scan checked nothing"
     # the scan saw real material (it would be vacuous otherwise)
     assert logs.texts or events, "nothing was logged and no event seen: the scan checked nothing"
 
@@ -184,10 +212,12 @@ def _keep(cfg: Any, scan: Scan) -> None:
 
 async def _works(cfg: Any, scan: Scan) -> None:
     _keep(cfg, scan)
-    async with nats_connection(cfg) as nc:
-        await nc.publish(unique("sec"), b"x")
-        await nc.rtt()
-        assert nc.is_connected
+    subject = unique("sec")
+    with scan.monitor.track_operation("publish", destination=subject):
+        async with nats_connection(cfg) as nc:
+            await nc.publish(subject, b"x")
+            await nc.rtt()
+            assert nc.is_connected
 
 
 async def _connect_error(cfg: Any, scan: Scan, limit: float = AUTH_TIMEOUT + 1.0) -> NaqConnectionError:
@@ -195,8 +225,9 @@ async def _connect_error(cfg: Any, scan: Scan, limit: float = AUTH_TIMEOUT + 1.0
     _keep(cfg, scan)
 
     async def attempt() -> None:
-        async with nats_connection(cfg):
-            pass
+        with scan.monitor.track_operation("connect"):  # a failed operation: its error reaches spans
+            async with nats_connection(cfg):
+                pass
 
     _, err, _ = await bounded(attempt(), limit)
     assert err is not None, "connected, but must have been refused"
