@@ -14,8 +14,11 @@ works in naq unchanged. Patch names in the module that uses them (e.g.
 ``naq.connection.context_managers.nats_connection``), not here.
 """
 
+import warnings as _warnings
+from importlib.metadata import version as _version
 from typing import Any
 
+from naq.connection import events as _events
 from naq.connection.config import (
     DEFAULT_SERVER,
     Config,
@@ -54,6 +57,8 @@ from naq.connection.events import (
     remove_listener,
 )
 from naq.connection.pool import ConnectionPool, PoolStats, close_default_pools, get_default_pool
+
+__version__: str = _version("naq-connection-core")
 
 __all__ = [
     # config
@@ -124,15 +129,11 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name in _MOVED_TO_EVENTS:
-        import warnings
-
-        from naq.connection import events
-
-        warnings.warn(
+        _warnings.warn(
             f"naq.connection.{name} is deprecated and will be removed in the next release: "
             f"use naq.connection.events.{name}",
             DeprecationWarning,
             stacklevel=2,
         )
-        return getattr(events, name)
+        return getattr(_events, name)
     raise AttributeError(f"module 'naq.connection' has no attribute {name!r}")

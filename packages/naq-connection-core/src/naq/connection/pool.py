@@ -456,6 +456,7 @@ class ConnectionPool:
         return slot, conn
 
     def _lend(self, slot: Slot) -> None:
+        """Count a borrow (and tell listeners, if any)."""
         self._borrows += 1
         self._lent += 1
         if _events.has_listeners():
@@ -470,9 +471,11 @@ class ConnectionPool:
             )
 
     def _give_back(self) -> None:
+        """A borrow ended; the last one out wakes a waiting :meth:`close`."""
         self._lent -= 1
-        if self._lent == 0 and self._idle is not None and not self._idle.done():
-            self._idle.set_result(None)
+        idle = self._idle
+        if idle is not None and self._lent == 0 and not idle.done():
+            idle.set_result(None)
 
     async def _connect(self, slot: Slot) -> Client:
         """Connect (or replace) ``slot``'s connection; concurrent callers share one attempt."""
