@@ -343,9 +343,10 @@ async def test_wait_for_timeout_around_decorated_calls(
             await once()
         metrics = naq_utils.connection_monitor.get_metrics()
         assert metrics.active_connections == 0, metrics
+        assert metrics.active_operations == 0, metrics
         if deco_name.startswith("monitoring"):
-            assert metrics.total_connections == WAIT_LOOPS + 1
-            assert metrics.successful_connections == 0
+            assert metrics.operations_started == WAIT_LOOPS + 1  # each call is one operation
+            assert metrics.operations_succeeded == 0  # a cancelled call is not a success
         async with pool.connection() as nc:
             await nc.rtt()
     await base.assert_restored(js_server)

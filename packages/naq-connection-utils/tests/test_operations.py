@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,13 @@ async def test_pool_figures_come_from_registered_pools() -> None:
     with pytest.raises(TypeError, match="pool"):
         monitor.add_pool("nats://127.0.0.1:4222")  # type: ignore[arg-type]
     await pool.close()
+
+
+async def test_pool_lent_counts_borrows_in_progress(nats_server: Any) -> None:
+    monitor = ConnectionMonitor()
+    async with ConnectionPool(nats_server.url) as pool:
+        monitor.add_pool(pool)
+        async with pool.connection(), pool.connection():
+            assert monitor.get_metrics().pool_lent == 2
+        assert monitor.get_metrics().pool_lent == 0
+        assert monitor.get_metrics().pool_borrows == 2

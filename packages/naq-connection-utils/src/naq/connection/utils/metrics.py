@@ -120,6 +120,7 @@ class ConnectionMetrics:
     pools: int = 0
     pool_size: int = 0
     pool_open_connections: int = 0
+    pool_lent: int = 0
     pool_borrows: int = 0
     pool_connections_opened: int = 0
     pool_connect_failures: int = 0
@@ -435,6 +436,7 @@ class ConnectionMonitor:
             metrics.pools += 1
             metrics.pool_size += stats.size
             metrics.pool_open_connections += stats.open_connections
+            metrics.pool_lent += stats.lent
             metrics.pool_borrows += stats.borrows
             metrics.pool_connections_opened += stats.connections_opened
             metrics.pool_connect_failures += stats.connect_failures

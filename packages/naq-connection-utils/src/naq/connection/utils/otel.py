@@ -59,6 +59,7 @@ _OBSERVED: tuple[tuple[str, str, str, str], ...] = (
         "pool_open_connections",
         "Open connections of registered pools.",
     ),
+    ("updown", "naq.nats.pool.lent", "pool_lent", "Borrows from the registered pools in progress now."),
     ("counter", "naq.nats.pool.borrows", "pool_borrows", "Borrows from the registered pools."),
     ("counter", "naq.nats.pool.replacements", "pool_replacements", "Pooled connections replaced."),
     (

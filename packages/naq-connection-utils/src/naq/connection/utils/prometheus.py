@@ -91,6 +91,7 @@ GAUGES: tuple[tuple[str, str, str], ...] = (
         "Connections the registered pools hold open now.",
         "pool_open_connections",
     ),
+    ("naq_nats_pool_lent", "Borrows from the registered pools in progress now.", "pool_lent"),
 )
 
 DEPRECATED_COUNTERS: tuple[tuple[str, str, str], ...] = (
