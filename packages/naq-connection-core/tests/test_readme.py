@@ -8,8 +8,11 @@ Conventions (stated in the README's quick tour):
   ``await`` (the snippets "run inside an ``async def``");
 - a block that calls ``asyncio.run(...)`` is a complete program: it runs in a thread of its own,
   with its own event loop, as it would from the command line;
-- the interpreter is fresh, its working directory an empty temporary directory, and its global
-  config points at the test server through ``NAQ_NATS_URL`` (every other ``NAQ_*`` variable unset).
+- the interpreter is fresh, its working directory a temporary directory, and its global config
+  points at the test server through ``NAQ_NATS_URL`` (every other ``NAQ_*`` variable unset);
+- a ```yaml block whose first line is ``# file: NAME`` is written to ``NAME`` in that directory
+  first (the config-file examples), next to placeholder ``ca.pem``, ``client.pem`` and
+  ``client.key`` files (the TLS examples name them; only their existence is checked there).
 
 A failing block does not stop the walkthrough: every failure is reported, with the block's number
 and first line. Using a deprecated name of core (its ``DeprecationWarning``) counts as a failure.
@@ -79,6 +82,15 @@ def python_blocks() -> list[str]:
     return blocks
 
 
+def file_blocks() -> dict[str, str]:
+    """The ```yaml blocks that start with ``# file: NAME``, by file name."""
+    text = README.read_text(encoding="utf-8")
+    return {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^```yaml\n# file: (\S+)\n(.*?)^```", text, flags=re.M | re.S)
+    }
+
+
 def test_the_readme_has_python_blocks() -> None:
     blocks = python_blocks()
     assert len(blocks) >= 15
@@ -87,6 +99,10 @@ def test_the_readme_has_python_blocks() -> None:
 
 def test_readme_blocks_run(nats_server_factory: Any, tmp_path: Path) -> None:
     server = nats_server_factory(jetstream=True)
+    for name, content in file_blocks().items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    for placeholder in ("ca.pem", "client.pem", "client.key"):
+        (tmp_path / placeholder).write_text("placeholder\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAQ_")}
     env["NAQ_NATS_URL"] = server.url
     result = subprocess.run(
