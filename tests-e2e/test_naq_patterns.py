@@ -4,7 +4,7 @@ naq (legout/naq) calls ``get_nats_connection`` / ``get_jetstream_context`` / ``c
 / ``ensure_stream`` from ``naq.connection``: a worker holds its client for hours, results readers get
 and "close" the same client on every call, sync helpers run ``asyncio.run`` per call from any
 thread. Each test is one of those patterns; each ends with the server reporting no client left.
-The Python blocks of the root README's adoption and troubleshooting sections run here too.
+The Python blocks of the root README (what this is, migration guide, adoption, troubleshooting) run here too.
 """
 
 from __future__ import annotations
@@ -38,7 +38,12 @@ from naq.connection.legacy import (
 from naq.testing import NatsServer
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNNABLE_SECTIONS = ("Adopting this layer in naq", "Troubleshooting")
+RUNNABLE_SECTIONS = (
+    "What this is",
+    "Migrating from hand-written connections",
+    "Adopting this layer in naq",
+    "Troubleshooting",
+)
 CALL_BOUND = 1.0
 """Generous bound for one sync helper call (about 1-5 ms on a local server): "does not hang"."""
 
