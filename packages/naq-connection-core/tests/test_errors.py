@@ -14,6 +14,7 @@ from naq.connection.errors import (
     NaqBucketNotFoundError,
     NaqConfigError,
     NaqConnectionError,
+    NaqError,
     is_transient,
 )
 
@@ -147,7 +148,8 @@ def test_error_with_broken_str_is_classified() -> None:
 
 def test_hierarchy_and_attributes() -> None:
     config_error = NaqConfigError("msg", field="f", source="s", value="'v'")
-    assert isinstance(config_error, NaqConnectionError)
+    assert not isinstance(config_error, NaqConnectionError)  # a typo in a setting is not a connection error
+    assert isinstance(config_error, NaqError)
     assert isinstance(config_error, ValueError)
     assert (config_error.field, config_error.source, config_error.value) == ("f", "s", "'v'")
     assert str(config_error) == "msg"
@@ -157,6 +159,7 @@ def test_hierarchy_and_attributes() -> None:
     bucket = NaqBucketNotFoundError("bucket 'b' not found", bucket="b")
     assert isinstance(bucket, LookupError)
     assert isinstance(bucket, NaqConnectionError)
+    assert isinstance(NaqConnectionError("x"), NaqError)
     assert bucket.bucket == "b"
     assert bucket.servers == ()
 
