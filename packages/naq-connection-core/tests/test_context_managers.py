@@ -454,12 +454,6 @@ async def test_a_hanging_patched_connect_is_cut_at_the_deadline(fake_nats: Magic
     assert "no NATS handshake in time" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: open_connection's deadline path raises NaqConnectionError without chaining the "
-    "timeout (`raise _connect_failed(...)` has no `from`), while its docstring promises the error chained; "
-    "so is_transient() is False for it and retry decorators do not retry a connect that timed out",
-)
 async def test_a_connect_cut_at_the_deadline_chains_the_timeout(fake_nats: MagicMock) -> None:
     async def hang(**_: Any) -> None:
         await asyncio.sleep(60)
