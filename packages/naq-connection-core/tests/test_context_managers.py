@@ -695,21 +695,6 @@ async def test_callbacks_never_raise_even_when_logging_and_listeners_break(
     assert "WARNING" in tried  # they did try to log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: context_managers.logger is documented as a patch point but nothing in core "
-    "looks it up (the lifecycle logs through _connection's module-level logger)",
-)
-async def test_logger_is_looked_up_at_call_time(
-    fake_nats: MagicMock, config: NatsConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    recording = MagicMock(name="logger")
-    monkeypatch.setattr(cm, "logger", recording)
-    await cm.open_connection(config)
-    await connect_kwargs(fake_nats)["error_cb"](RuntimeError("late"))
-    recording.warning.assert_called_once()
-
-
 async def test_errors_during_the_connect_walk_are_debug_lines_and_become_the_cause(
     fake_nats: MagicMock, caplog: pytest.LogCaptureFixture, events_log: list[Any]
 ) -> None:

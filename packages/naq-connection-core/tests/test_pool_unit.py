@@ -503,13 +503,6 @@ def test_pool_of_a_closed_loop(world: World, caplog: pytest.LogCaptureFixture) -
     assert caplog.text == ""  # nothing was left to drop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="core bug: close() of a pool whose loop was closed without shutting its tasks down raises "
-    "RuntimeError('Event loop is closed'): _abandon -> _forget_pool -> pools.closer.cancel() on the dead "
-    "loop's task (pool.py _forget_pool); documented: dropped with a warning, never raises",
-)
 def test_pool_of_a_loop_closed_without_shutdown_is_dropped_with_a_warning(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -660,7 +660,7 @@ def _forget_pool(pool: ConnectionPool) -> None:
             del pools.defaults[config]
     if not pools.bound:
         del _loops[loop]  # type: ignore[arg-type]
-        if not pools.shutting_down:
+        if not pools.shutting_down and not loop.is_closed():
             pools.closer.cancel()
 
 
