@@ -235,7 +235,7 @@ def test_no_docker_engine_falls_back_to_binary_with_one_log_line(caplog, reset_f
         assert first.requested_backend == "docker"
         assert first.healthz()
         assert second.healthz()
-    lines = [r for r in caplog.records if "docker backend unavailable" in r.getMessage()]
+    lines = [r for r in caplog.records if "no usable Docker" in r.getMessage()]
     assert len(lines) == 1
     assert "no Docker engine answers (DockerException" in lines[0].getMessage()
     assert "extra" not in lines[0].getMessage()

@@ -332,7 +332,7 @@ def test_docker_backend_without_engine_falls_back(run, monkeypatch):
         "-rA",
     )
     result.assert_outcomes(passed=1)
-    assert result.stdout.str().count("docker backend unavailable: no Docker engine answers") == 1
+    assert result.stdout.str().count("no usable Docker (no Docker engine answers") == 1
 
 
 def test_server_bin_option_is_used(run, tmp_path):

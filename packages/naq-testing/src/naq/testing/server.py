@@ -98,9 +98,7 @@ def _log_fallback(reason: str) -> None:
     global _fallback_logged
     if not _fallback_logged:
         _fallback_logged = True
-        logger.warning(
-            "naq-testing: docker backend unavailable: %s; using the nats-server binary instead", reason
-        )
+        logger.warning("naq-testing: no usable Docker (%s); using the nats-server binary instead", reason)
 
 
 class NatsServer:
