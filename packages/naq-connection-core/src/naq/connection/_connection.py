@@ -8,14 +8,18 @@ Fail fast. nats-py walks its server pool for the *initial* connect with the reco
   ``connection_timeout / len(servers)`` and, after a failed attempt, by what is left of the budget;
   a refusing server fails in milliseconds;
 - stops at once on a decisive error (TLS failure, rejected credentials);
-- bounds the whole connect by ``connection_timeout`` + :data:`DEADLINE_GRACE`: past it, the
-  half-built client is torn down and, :data:`LAST_RESORT_DELAY` later, the attempt is abandoned;
+- bounds the whole connect by ``connection_timeout`` + :data:`DEADLINE_GRACE`;
 - then installs the configured reconnect settings, which nats-py uses from then on.
 
-Cancellation always wins. The connect (and the close) runs in a task of its own that the caller
-waits for with ``asyncio.wait``: on Python < 3.12, nats-py's internal ``asyncio.wait_for`` can drop
-a cancellation that arrives as its inner wait finishes, and the cancelled task would go on as if
-nothing happened. ``asyncio.wait`` never drops it; the abandoned attempt is torn down.
+Cancellation always wins. On Python < 3.12, nats-py's internal ``asyncio.wait_for`` can drop a
+cancellation that arrives as its inner wait finishes, and the cancelled task would go on as if
+nothing happened. On Python 3.11+ the task's ``cancelling()`` count still shows such a cancel, so it
+is raised again once the connect returns (and the client torn down); the deadline is an
+``asyncio.timeout``. Python 3.10 has neither: there the connect runs in a task of its own that the
+caller waits for with ``asyncio.wait`` (which never drops a cancel); past the deadline the half-built
+client is torn down and, :data:`LAST_RESORT_DELAY` later, the attempt is abandoned. Closing follows
+the same split, so a ``CancelledError`` nats-py raises inside its own ``close()`` is a failed close,
+not a cancellation of the caller.
 
 ``nats.connect`` is looked up on every call: when something replaced it (a test double such as
 ``naq.testing.fake``, an instrumentation wrapper), that replacement is called with the configured
@@ -33,7 +37,9 @@ import errno
 import functools
 import logging
 import ssl
+import sys
 import weakref
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -185,26 +191,20 @@ async def open_connection(config: NatsConfig, *, pooled: bool = False) -> Client
         drain_close_timeout=plan.drain_close_timeout,
     )
     state.on_connecting()
-    attempt = asyncio.ensure_future(_connect(state, plan))
     try:
-        done, _ = await asyncio.wait((attempt,), timeout=config.connection_timeout + DEADLINE_GRACE)
-        if not done:
-            state.on_deadline()
-            done, _ = await asyncio.wait((attempt,), timeout=LAST_RESORT_DELAY)
-    except BaseException as exc:  # cancelled (or interrupted): the attempt goes, the cancel goes on
-        _abandon(attempt, state)
-        state.on_connect_failed(exc)
-        raise
-    if not done or state.deadline_hit:
-        _abandon(attempt, state)
-        timed_out = asyncio.TimeoutError()
-        raise _connect_failed(state, timed_out) from _cause(state, timed_out)
-    error = asyncio.CancelledError() if attempt.cancelled() else attempt.exception()
-    if error is not None:
-        if isinstance(error, AbortConnect):  # error_cb stopped the walk on a decisive error
-            error = error.error
+        conn = await _attempt(state, plan, config.connection_timeout + DEADLINE_GRACE)
+    except BaseException as exc:
+        if not isinstance(
+            exc, Exception
+        ):  # cancelled (or interrupted): nothing left open, the cancel goes on
+            state.on_connect_failed(exc)
+            raise
+        error: BaseException = exc
+        if state.deadline_hit:
+            error = asyncio.TimeoutError()
+        elif isinstance(exc, AbortConnect):  # error_cb stopped the walk on a decisive error
+            error = exc.error
         raise _connect_failed(state, error) from _cause(state, error)
-    conn = attempt.result()
     if state.own_walk:
         _nats_compat.set_reconnect_options(conn, plan.reconnect_options)
     _states[conn] = state
@@ -235,6 +235,59 @@ async def _connect(state: Lifecycle, plan: _Plan) -> Client:
     return client
 
 
+if sys.version_info >= (3, 11):
+
+    async def _attempt(state: Lifecycle, plan: _Plan, budget: float) -> Client:
+        """The connect, in the caller's task, bounded by ``budget``; a dropped cancel is raised again.
+
+        nats-py's ``asyncio.wait_for`` can drop a cancellation on Python 3.11; the task's
+        ``cancelling()`` count still shows it, so it is raised once the connect returns.
+        """
+        task = asyncio.current_task()
+        assert task is not None, "open_connection runs in a task"
+        requested = task.cancelling()
+        deadline = asyncio.timeout(budget)
+        try:
+            async with deadline:
+                conn = await _connect(state, plan)
+        except BaseException:
+            state.deadline_hit = deadline.expired()
+            raise
+        dropped_cancel = task.cancelling() > requested
+        if dropped_cancel or deadline.expired():  # the connect finished as the cancel / deadline hit
+            _discard(state, conn)
+            if dropped_cancel:
+                raise asyncio.CancelledError
+            state.deadline_hit = True
+            raise asyncio.TimeoutError
+        return conn
+
+else:
+
+    async def _attempt(state: Lifecycle, plan: _Plan, budget: float) -> Client:
+        """The connect, in a task of its own (Python 3.10 cannot see a cancel nats-py dropped).
+
+        The caller waits with ``asyncio.wait``, which never drops a cancellation; past ``budget`` the
+        half-built client is torn down, and :data:`LAST_RESORT_DELAY` later the attempt is abandoned.
+        """
+        attempt = asyncio.ensure_future(_connect(state, plan))
+        try:
+            done, _ = await asyncio.wait((attempt,), timeout=budget)
+            if not done:
+                state.on_deadline()
+                done, _ = await asyncio.wait((attempt,), timeout=LAST_RESORT_DELAY)
+        except BaseException:
+            _abandon(attempt, state)
+            raise
+        if not done or state.deadline_hit:
+            _abandon(attempt, state)
+            state.deadline_hit = True
+            raise asyncio.TimeoutError
+        if attempt.cancelled():
+            raise ConnectionError("the connect attempt was cancelled inside nats-py")
+        return attempt.result()
+
+
 def _abandon(attempt: asyncio.Future[Any], state: Lifecycle) -> None:
     """Give up on a connect attempt: tear its client down now, and whatever it still returns later."""
     if state.conn is not None:
@@ -245,9 +298,12 @@ def _abandon(attempt: asyncio.Future[Any], state: Lifecycle) -> None:
 
 def _discard_result(state: Lifecycle, attempt: asyncio.Future[Any]) -> None:
     """Done callback of an abandoned attempt: a client it still returned is nobody's, so it goes."""
-    if attempt.cancelled() or attempt.exception() is not None:
-        return
-    conn = attempt.result()
+    if not attempt.cancelled() and attempt.exception() is None:
+        _discard(state, attempt.result())
+
+
+def _discard(state: Lifecycle, conn: Any) -> None:
+    """Tear down a client nobody will use (its connect finished too late)."""
     if state.own_walk:
         _nats_compat.abort(conn)
     else:  # a replaced connect's client: let it close itself
@@ -339,29 +395,68 @@ async def close_connection(conn: Client, *, drain: bool = False, timeout: float 
                 timeout = state.drain_close_timeout if drain else state.close_timeout
         elif timeout is None:
             timeout = DEFAULT_CLOSE_TIMEOUT
-        # A task of its own: a CancelledError nats-py raises inside close() (closed mid-reconnect,
-        # or a websocket's shared drain future) is a failed close, not a cancellation of the caller.
-        closing = asyncio.ensure_future(conn.drain() if drain and conn.is_connected is True else conn.close())
-        closing.add_done_callback(_retrieve)
+        closing = conn.drain() if drain and conn.is_connected is True else conn.close()
         try:
-            done, _ = await asyncio.wait((closing,), timeout=timeout)
-        except BaseException:
+            failure = await _bounded_close(closing, timeout)
+        except BaseException:  # the caller was cancelled: tear down, then let the cancel go on
             _nats_compat.abort(conn)
-            closing.cancel()
             if state is not None:
                 state.on_closed()
             raise
-        failed = not done or closing.cancelled() or closing.exception() is not None
-        if failed:
+        if failure is not None:
             _nats_compat.abort(conn)
-            closing.cancel()
             logger.debug(
                 "naq.connection: closing connection %d %s; closed without waiting",
                 connection_id(conn),
-                f"took over {timeout:g} s" if not done else "failed",
+                failure,
             )
     if state is not None:
         state.on_closed()
+
+
+if sys.version_info >= (3, 11):
+
+    async def _bounded_close(closing: Awaitable[Any], timeout: float) -> str | None:
+        """Await nats-py's close (or drain) for at most ``timeout``; why it failed, or None.
+
+        nats-py's ``close()`` can raise a ``CancelledError`` of its own (closed mid-reconnect, or a
+        websocket's shared drain future): with the task's ``cancelling()`` count unchanged, that is
+        a failed close, not a cancellation of the caller, which is re-raised.
+        """
+        task = asyncio.current_task()
+        assert task is not None, "close_connection runs in a task"
+        requested = task.cancelling()
+        bound = asyncio.timeout(timeout)
+        try:
+            async with bound:
+                await closing
+        except asyncio.CancelledError:
+            if task.cancelling() > requested:
+                raise
+            return "failed (nats-py cancelled its own close)"
+        except Exception as exc:
+            return f"took over {timeout:g} s" if bound.expired() else f"failed ({type(exc).__name__})"
+        return None
+
+else:
+
+    async def _bounded_close(closing: Awaitable[Any], timeout: float) -> str | None:
+        """Python 3.10 (no ``cancelling()``): nats-py's close in a task of its own, so its own
+        ``CancelledError`` shows as a cancelled task while the caller's wait returns normally."""
+        task = asyncio.ensure_future(closing)
+        task.add_done_callback(_retrieve)
+        try:
+            done, _ = await asyncio.wait((task,), timeout=timeout)
+        except BaseException:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            return f"took over {timeout:g} s"
+        if task.cancelled():
+            return "failed (nats-py cancelled its own close)"
+        error = task.exception()
+        return None if error is None else f"failed ({type(error).__name__})"
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

@@ -651,7 +651,9 @@ def _forget_pool(pool: ConnectionPool) -> None:
     """A pool closed: forget it; a loop left without open pools stops its closer."""
     _live_pools.discard(pool)
     loop = pool._loop() if pool._loop is not None else None
-    pools = _loops.get(loop) if loop is not None else None
+    if loop is None:
+        return
+    pools = _loops.get(loop)
     if pools is None:
         return
     pools.bound.discard(pool)
@@ -659,7 +661,7 @@ def _forget_pool(pool: ConnectionPool) -> None:
         if default is pool:
             del pools.defaults[config]
     if not pools.bound:
-        del _loops[loop]  # type: ignore[arg-type]
+        del _loops[loop]
         if not pools.shutting_down and not loop.is_closed():
             pools.closer.cancel()
 
