@@ -145,7 +145,8 @@ def nats_connection(
     within ``connection_timeout`` + 1 s.
     """
     if pool is not None:
-        _check_pool_args(config, pool)
+        if config is not None or not isinstance(pool, ConnectionPool):
+            _check_pool_args(config, pool)
         return pool.connection()
     return _Connection(config)
 
@@ -183,31 +184,32 @@ def jetstream_context(conn: Client, **jetstream_options: Any) -> _JetStreamConte
 
 def nats_jetstream(
     config: ConfigLike = None, *, pool: ConnectionPool | None = None, **jetstream_options: Any
-) -> _JetStream:
+) -> AbstractAsyncContextManager[tuple[Client, JetStreamContext]]:
     """``async with nats_jetstream(config) as (nc, js)``: ``nats_connection()`` + ``jetstream_context()``.
 
-    ``config`` and ``pool`` as for :func:`nats_connection`; ``jetstream_options`` go to
-    ``nc.jetstream()`` (``domain``, ``prefix``, ``timeout``). The connection is closed on exit.
+    ``config`` as for :func:`nats_connection`; ``jetstream_options`` go to ``nc.jetstream()``
+    (``domain``, ``prefix``, ``timeout``). The connection is closed on exit. With ``pool=`` this is
+    the pool's borrow: its client and its cached JetStream context, nothing closed.
     """
-    _check_pool_args(config, pool)
-    return _JetStream(config, pool, jetstream_options)
+    if pool is not None:
+        _check_pool_args(config, pool)
+        return pool._connection_and_jetstream(**jetstream_options)
+    return _JetStream(config, jetstream_options)
 
 
 class _JetStream:
     """Enters this module's ``nats_connection`` then ``jetstream_context`` (looked up on enter)."""
 
-    __slots__ = ("_config", "_connection", "_context", "_options", "_pool")
+    __slots__ = ("_config", "_connection", "_context", "_options")
 
-    def __init__(self, config: ConfigLike, pool: ConnectionPool | None, options: dict[str, Any]) -> None:
+    def __init__(self, config: ConfigLike, options: dict[str, Any]) -> None:
         self._config = config
-        self._pool = pool
         self._options = options
         self._connection: AbstractAsyncContextManager[Client] | None = None
         self._context: AbstractAsyncContextManager[JetStreamContext] | None = None
 
     async def __aenter__(self) -> tuple[Client, JetStreamContext]:
-        pool = self._pool
-        connection = nats_connection(self._config) if pool is None else nats_connection(pool=pool)
+        connection = nats_connection(self._config)
         nc = await connection.__aenter__()
         try:
             context = jetstream_context(nc, **self._options)

@@ -125,13 +125,26 @@ class _Borrow(Generic[_T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._pool._give_back()
+        pool = self._pool
+        pool._lent -= 1
+        if pool._idle is not None:
+            pool._wake_close()
 
 
 class _ConnectionBorrow(_Borrow["Client"]):
     """Stateless: a pool hands out one instance, entered by any number of borrowers at once."""
 
-    def _take(self, slot: Slot, conn: Client) -> Client:
+    async def __aenter__(self) -> Client:
+        # the most frequent borrow (every pooled @with_nats_connection call): _Borrow's steps, inlined
+        pool = self._pool
+        slot = pool._checkout()
+        conn = slot.conn
+        if conn is None or conn.is_closed:
+            conn = await pool._connect(slot)
+        pool._borrows += 1
+        pool._lent += 1
+        if _events.has_listeners():
+            pool._emit_borrowed(slot)
         return conn
 
 
@@ -144,6 +157,19 @@ class _JetStreamBorrow(_Borrow["JetStreamContext"]):
 
     def _take(self, slot: Slot, conn: Client) -> JetStreamContext:
         return slot.jetstream(conn, self._options)
+
+
+class _ConnectionAndJetStreamBorrow(_Borrow["tuple[Client, JetStreamContext]"]):
+    """What ``nats_jetstream(pool=pool)`` yields: the pooled client and its cached JetStream context."""
+
+    __slots__ = ("_options",)
+
+    def __init__(self, pool: ConnectionPool, options: dict[str, Any]) -> None:
+        super().__init__(pool)
+        self._options = options
+
+    def _take(self, slot: Slot, conn: Client) -> tuple[Client, JetStreamContext]:
+        return conn, slot.jetstream(conn, self._options)
 
 
 class _BucketBorrow(_Borrow[_T]):
@@ -250,6 +276,10 @@ class ConnectionPool:
     def jetstream(self, **jetstream_options: Any) -> _Borrow[JetStreamContext]:
         """Borrow a JetStream context (``nc.jetstream(**jetstream_options)``, cached per connection)."""
         return _JetStreamBorrow(self, jetstream_options)
+
+    def _connection_and_jetstream(self, **jetstream_options: Any) -> _Borrow[tuple[Client, JetStreamContext]]:
+        """For core's ``nats_jetstream(pool=pool)``: the pooled client and its cached context."""
+        return _ConnectionAndJetStreamBorrow(self, jetstream_options)
 
     def kv_store(self, bucket: str, *, create: bool = False, **kv_config: Any) -> _Borrow[KeyValue]:
         """Borrow the KV bucket ``bucket`` (handle cached per connection).
@@ -460,19 +490,27 @@ class ConnectionPool:
         self._borrows += 1
         self._lent += 1
         if _events.has_listeners():
-            _events.emit(
-                _events.ConnectionEvent(
-                    kind=_events.ConnectionEventKind.BORROWED,
-                    connection_id=slot.connection_id,
-                    client_name=self.config.client_name,
-                    server=_server_of(slot.conn),
-                    pooled=True,
-                )
+            self._emit_borrowed(slot)
+
+    def _emit_borrowed(self, slot: Slot) -> None:
+        _events.emit(
+            _events.ConnectionEvent(
+                kind=_events.ConnectionEventKind.BORROWED,
+                connection_id=slot.connection_id,
+                client_name=self.config.client_name,
+                server=_server_of(slot.conn),
+                pooled=True,
             )
+        )
 
     def _give_back(self) -> None:
-        """A borrow ended; the last one out wakes a waiting :meth:`close`."""
+        """A borrow ended."""
         self._lent -= 1
+        if self._idle is not None:
+            self._wake_close()
+
+    def _wake_close(self) -> None:
+        """The last borrow out wakes a :meth:`close` waiting for borrows in progress."""
         idle = self._idle
         if idle is not None and self._lent == 0 and not idle.done():
             idle.set_result(None)

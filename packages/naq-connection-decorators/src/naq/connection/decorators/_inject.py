@@ -103,6 +103,8 @@ def _opener(
     ``set_config`` after decoration is honoured.
     """
     if pool is not None:
+        if not leading and not extra:
+            return lambda: getattr(_api, surface)(pool=pool)
         return lambda: getattr(_api, surface)(*leading, pool=pool, **extra)
     if config_key is not None:
         if config is not None:
