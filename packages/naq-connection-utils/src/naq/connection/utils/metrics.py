@@ -205,17 +205,20 @@ class TrackedOperation:
         self._monitor = monitor
         self._name = name
         self._destination = destination
-        self._handles: list[tuple[OperationObserver, object]] = []
+        self._handles: list[tuple[OperationObserver, object]] | None = None
         self._started = 0.0
 
     def __enter__(self) -> TrackedOperation:
         monitor = self._monitor
         monitor._operation_started()
-        for observer in monitor._observers:
-            try:
-                self._handles.append((observer, observer.start(self._name, self._destination)))
-            except Exception as exc:  # an observer must never break the operation or the counts
-                _observer_failed(observer, "start", exc)
+        observers = monitor._observers
+        if observers:
+            handles = self._handles = []
+            for observer in observers:
+                try:
+                    handles.append((observer, observer.start(self._name, self._destination)))
+                except Exception as exc:  # an observer must never break the operation or the counts
+                    _observer_failed(observer, "start", exc)
         self._started = perf_counter()
         return self
 
@@ -230,12 +233,13 @@ class TrackedOperation:
         else:  # CancelledError, KeyboardInterrupt, ...: neither a success nor a failure
             outcome = "cancelled"
         self._monitor._operation_ended(outcome, exc, duration)
-        handles, self._handles = self._handles, []
-        for observer, handle in reversed(handles):
-            try:
-                observer.end(handle, outcome, exc, duration)
-            except Exception as error:
-                _observer_failed(observer, "end", error)
+        handles, self._handles = self._handles, None
+        if handles:
+            for observer, handle in reversed(handles):
+                try:
+                    observer.end(handle, outcome, exc, duration)
+                except Exception as error:
+                    _observer_failed(observer, "end", error)
 
 
 def _observer_failed(observer: object, method: str, exc: Exception) -> None:
