@@ -75,6 +75,11 @@ class Slot:
 
     def jetstream(self, conn: Client, options: dict[str, Any]) -> JetStreamContext:
         """A JetStream context of ``conn`` for ``options``, cached when they are hashable."""
+        if not options:
+            js = self.js.get(None)
+            if js is None:
+                js = self.js[None] = conn.jetstream()
+            return js
         try:
             key = frozenset(options.items())
             js = self.js.get(key)

@@ -256,10 +256,10 @@ def nats_kv_store(
     ``max_bytes``, ...; they apply only on creation). Bad arguments raise before any connect; a server
     without JetStream raises :class:`~naq.connection.errors.NaqConnectionError`.
     """
-    name = check_bucket_args(KV, bucket, create, kv_options)
-    if pool is not None:
+    if pool is not None:  # the pool checks the bucket arguments
         _check_pool_args(config, pool)
-        return pool.kv_store(name, create=create, **kv_options)
+        return pool.kv_store(bucket, create=create, **kv_options)
+    name = check_bucket_args(KV, bucket, create, kv_options)
     return _bucket(KV, name, config, create, kv_options)
 
 
@@ -273,10 +273,10 @@ def nats_object_store(
 ) -> AbstractAsyncContextManager[ObjectStore]:
     """``async with nats_object_store("bucket") as store``: like :func:`nats_kv_store` for object stores
     (``js.object_store(bucket)`` / ``js.create_object_store(bucket=bucket, **os_options)``)."""
-    name = check_bucket_args(OBJECT_STORE, bucket, create, os_options)
-    if pool is not None:
+    if pool is not None:  # the pool checks the bucket arguments
         _check_pool_args(config, pool)
-        return pool.object_store(name, create=create, **os_options)
+        return pool.object_store(bucket, create=create, **os_options)
+    name = check_bucket_args(OBJECT_STORE, bucket, create, os_options)
     return _bucket(OBJECT_STORE, name, config, create, os_options)
 
 
