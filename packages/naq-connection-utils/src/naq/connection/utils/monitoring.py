@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable
 
 from naq.connection import events
+from naq.connection import utils as _api  # the patch surface: connection_monitor is read there per call
 from naq.connection.events import ConnectionEvent, ConnectionEventKind
 from naq.connection.utils.metrics import ConnectionMonitor
 
@@ -118,9 +119,7 @@ def enable_connection_monitoring(monitor: ConnectionMonitor | None = None) -> Ca
     time). Enabling the same monitor twice is a no-op, so nothing is counted twice.
     """
     if monitor is None:
-        from naq.connection import utils
-
-        monitor = utils.connection_monitor
+        monitor = _api.connection_monitor
     if not isinstance(monitor, ConnectionMonitor):
         raise TypeError(f"monitor must be a ConnectionMonitor, got {type(monitor).__name__}")
     listener = _listeners.get(id(monitor))
