@@ -134,17 +134,7 @@ class _Borrow(Generic[_T]):
 class _ConnectionBorrow(_Borrow["Client"]):
     """Stateless: a pool hands out one instance, entered by any number of borrowers at once."""
 
-    async def __aenter__(self) -> Client:
-        # the most frequent borrow (every pooled @with_nats_connection call): _Borrow's steps, inlined
-        pool = self._pool
-        slot = pool._checkout()
-        conn = slot.conn
-        if conn is None or conn.is_closed:
-            conn = await pool._connect(slot)
-        pool._borrows += 1
-        pool._lent += 1
-        if _events.has_listeners():
-            pool._emit_borrowed(slot)
+    def _take(self, slot: Slot, conn: Client) -> Client:
         return conn
 
 
@@ -190,10 +180,7 @@ class _BucketBorrow(_Borrow[_T]):
 
     async def __aenter__(self) -> _T:
         pool = self._pool
-        slot = pool._checkout()
-        conn = slot.conn
-        if conn is None or conn.is_closed:
-            conn = await pool._connect(slot)
+        slot, conn = await pool._ready()
         handle = slot.buckets(self._kind).get(self._bucket)
         if handle is None:
             handle = await pool._bind_bucket(
@@ -478,7 +465,7 @@ class ConnectionPool:
         )
 
     async def _ready(self) -> tuple[Slot, Client]:
-        """The slot to lend next and its live connection (for the deprecated borrow forms)."""
+        """The slot to lend next and its live connection, connecting (or replacing) it if needed."""
         slot = self._checkout()
         conn = slot.conn
         if conn is None or conn.is_closed:
