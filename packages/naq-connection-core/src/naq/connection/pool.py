@@ -125,10 +125,7 @@ class _Borrow(Generic[_T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        pool = self._pool
-        pool._lent -= 1
-        if pool._idle is not None:
-            pool._wake_close()
+        self._pool._give_back()
 
 
 class _ConnectionBorrow(_Borrow["Client"]):
@@ -491,13 +488,8 @@ class ConnectionPool:
         )
 
     def _give_back(self) -> None:
-        """A borrow ended."""
+        """A borrow ended; the last one out wakes a :meth:`close` waiting for borrows in progress."""
         self._lent -= 1
-        if self._idle is not None:
-            self._wake_close()
-
-    def _wake_close(self) -> None:
-        """The last borrow out wakes a :meth:`close` waiting for borrows in progress."""
         idle = self._idle
         if idle is not None and self._lent == 0 and not idle.done():
             idle.set_result(None)
